@@ -1,0 +1,84 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { Scalar } from "@scalar/hono-api-reference";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import { principalFromAccessJwt, principalFromBearer, accessKeySetFor, anonymous, type Principal } from "./platform/auth";
+import { type KeeperConfig, parseConfig } from "./platform/config";
+import { type AppDependencies, createContext, type KeeperEnv } from "./platform/context";
+import { KeeperError } from "./platform/errors";
+import { problemResponse } from "./platform/problem";
+import { registerSystemRoutes } from "./system/routes";
+import { registerDataApi } from "./videos";
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Routes outside the OpenAPI document. Each is public; the auth test checks this list is complete. */
+export const undocumentedPublicRoutes = ["GET /openapi.json", "GET /docs"] as const;
+
+async function authenticate(c: Context<KeeperEnv>, config: KeeperConfig, deps: AppDependencies): Promise<Principal> {
+  const authorization = c.req.header("Authorization");
+  const bearer = authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+  if (bearer) return (await principalFromBearer(bearer, config)) ?? anonymous;
+  const assertion = c.req.header("Cf-Access-Jwt-Assertion");
+  if (assertion && config.ACCESS_TEAM_DOMAIN) {
+    const keySet = deps.accessKeySet ?? accessKeySetFor(config.ACCESS_TEAM_DOMAIN);
+    return (await principalFromAccessJwt(assertion, config, keySet)) ?? anonymous;
+  }
+  return anonymous;
+}
+
+export function createApp(deps: AppDependencies = {}) {
+  const app = new OpenAPIHono<KeeperEnv>({
+    // Query/path problems are malformed requests (400); a body that parses but breaks the rules is 422.
+    defaultHook: (result) => {
+      if (result.success) return;
+      const where = result.target === "json" ? "body" : result.target;
+      throw new KeeperError(result.target === "json" ? "UNPROCESSABLE" : "BAD_REQUEST", "The request does not match the schema", {
+        errors: result.error.issues.map((issue) => ({
+          path: [where, ...issue.path.map(String)].join("."),
+          message: issue.message,
+        })),
+      });
+    },
+  });
+
+  app.onError((error, c) => problemResponse(c, error));
+  app.notFound((c) => problemResponse(c, new KeeperError("NOT_FOUND", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`)));
+
+  app.use("*", requestId());
+  app.use("*", async (c, next) => {
+    const config = parseConfig(c.env as unknown as Record<string, unknown>);
+    const principal = await authenticate(c, config, deps);
+    c.set("ctx", createContext(c.env, config, deps, { requestId: c.get("requestId"), principal }));
+    await next();
+  });
+  const limit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new KeeperError("PAYLOAD_TOO_LARGE", `The body must be at most ${MAX_BODY_BYTES} bytes`);
+    },
+  });
+  app.use("/v1/*", limit);
+  app.use("/admin/*", limit);
+
+  registerSystemRoutes(app);
+  registerDataApi(app);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    description: "KEEPER_READ_TOKEN, KEEPER_WRITE_TOKEN or KEEPER_ADMIN_TOKEN",
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "d1-keeper",
+      version: "1.0.0",
+      description:
+        "Front door and operator of the video app's D1 database. Every operation lists its required scope in `x-keeper-scope`.",
+    },
+  });
+  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "d1-keeper API" }));
+  return app;
+}

@@ -1,0 +1,13 @@
+import { createApp } from "./app";
+import { dispatchScheduled } from "./maintenance/scheduled";
+import { parseConfig } from "./platform/config";
+
+const app = createApp();
+
+export default {
+  fetch: app.fetch,
+  async scheduled(controller, env, ctx) {
+    const config = parseConfig(env as unknown as Record<string, unknown>);
+    ctx.waitUntil(dispatchScheduled(controller, env, config));
+  },
+} satisfies ExportedHandler<Env>;

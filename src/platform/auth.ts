@@ -1,0 +1,98 @@
+import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from "jose";
+import type { KeeperConfig } from "./config";
+import { KeeperError } from "./errors";
+
+export const scopes = ["read", "write", "admin"] as const;
+export type Scope = (typeof scopes)[number];
+/** `public` routes need no credential: the OpenAPI document, the reference UI, the liveness probe. */
+export type RouteScope = Scope | "public";
+
+/** What each credential kind grants: admin implies write implies read. */
+const grants: Record<Scope, readonly Scope[]> = {
+  read: ["read"],
+  write: ["read", "write"],
+  admin: ["read", "write", "admin"],
+};
+
+export interface Principal {
+  /** Recorded in audit rows; never the token itself. */
+  actor: string;
+  scopes: readonly Scope[];
+}
+
+export const anonymous: Principal = { actor: "anonymous", scopes: [] };
+
+const encoder = new TextEncoder();
+
+async function digest(value: string): Promise<ArrayBuffer> {
+  return crypto.subtle.digest("SHA-256", encoder.encode(value));
+}
+
+function hex(buffer: ArrayBuffer, length: number): string {
+  return [...new Uint8Array(buffer)]
+    .map((byte) => byte.toString(16).padStart(2, "0"))
+    .join("")
+    .slice(0, length);
+}
+
+/**
+ * Compares the presented token with every configured one, always all of them, on fixed-length
+ * SHA-256 digests: neither the position of a mismatch nor which list matched leaks through timing.
+ */
+export async function principalFromBearer(token: string, config: KeeperConfig): Promise<Principal | null> {
+  const presented = await digest(token);
+  let matched: Scope | null = null;
+  for (const scope of ["admin", "write", "read"] as const) {
+    const key = scope === "admin" ? "KEEPER_ADMIN_TOKEN" : scope === "write" ? "KEEPER_WRITE_TOKEN" : "KEEPER_READ_TOKEN";
+    for (const candidate of config[key]) {
+      const equal = crypto.subtle.timingSafeEqual(presented, await digest(candidate));
+      if (equal && matched === null) matched = scope;
+    }
+  }
+  if (!matched) return null;
+  return { actor: `token:${matched}:${hex(presented, 8)}`, scopes: grants[matched] };
+}
+
+const remoteKeySets = new Map<string, JWTVerifyGetKey>();
+
+/** The team's JWKS, cached per isolate (jose refreshes it on an unknown `kid`). */
+export function accessKeySetFor(teamDomain: string): JWTVerifyGetKey {
+  let keySet = remoteKeySets.get(teamDomain);
+  if (!keySet) {
+    keySet = createRemoteJWKSet(new URL(`https://${teamDomain}/cdn-cgi/access/certs`));
+    remoteKeySets.set(teamDomain, keySet);
+  }
+  return keySet;
+}
+
+export async function principalFromAccessJwt(
+  assertion: string,
+  config: KeeperConfig,
+  keySet: JWTVerifyGetKey,
+): Promise<Principal | null> {
+  if (!config.ACCESS_TEAM_DOMAIN || !config.ACCESS_AUD) return null;
+  try {
+    const { payload } = await jwtVerify(assertion, keySet, {
+      issuer: `https://${config.ACCESS_TEAM_DOMAIN}`,
+      audience: config.ACCESS_AUD,
+    });
+    const who = typeof payload.email === "string" ? payload.email : (payload.sub ?? "unknown");
+    return { actor: `access:${who}`, scopes: grants[config.ACCESS_SCOPE] };
+  } catch {
+    return null;
+  }
+}
+
+export function requireScope(principal: Principal, scope: RouteScope): void {
+  if (scope === "public") return;
+  if (principal.scopes.length === 0) {
+    throw new KeeperError("UNAUTHORIZED", "Send a bearer token (Authorization: Bearer …) or a Cloudflare Access JWT", {
+      headers: { "WWW-Authenticate": 'Bearer realm="d1-keeper"' },
+    });
+  }
+  if (!principal.scopes.includes(scope)) {
+    throw new KeeperError("FORBIDDEN", `This route needs the '${scope}' scope`, {
+      extra: { requiredScope: scope },
+    });
+  }
+}

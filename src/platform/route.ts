@@ -1,0 +1,67 @@
+import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
+import { createMiddleware } from "hono/factory";
+import { requireScope, type RouteScope } from "./auth";
+import type { KeeperEnv } from "./context";
+import { problemContentType } from "./problem";
+
+/** Enforces a route's scope before its validators run, so a stranger learns nothing about inputs. */
+export const scopeGuard = (scope: RouteScope) =>
+  createMiddleware<KeeperEnv>(async (c, next) => {
+    requireScope(c.get("ctx").principal, scope);
+    await next();
+  });
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    instance: z.string(),
+    requestId: z.string().optional(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .passthrough()
+  .openapi("Problem");
+
+const problem = (description: string) => ({
+  description,
+  content: { [problemContentType]: { schema: ProblemSchema } },
+});
+
+/** Error answers every route may give; routes add their own (404, 409, 422 …) on top. */
+const commonProblems = {
+  400: problem("Malformed request (bad JSON, bad query or path parameter)"),
+  401: problem("Missing or invalid credential"),
+  403: problem("Credential lacks the required scope"),
+  415: problem("Body is not application/json"),
+  500: problem("Unexpected error"),
+  503: problem("D1 overloaded; retry after the Retry-After seconds"),
+} as const;
+
+export const problems = {
+  404: problem("Not found"),
+  409: problem("Conflicts with existing data (duplicate)"),
+  413: problem("Body too large"),
+  422: problem("Fails validation or a database constraint"),
+  423: problem("Another run holds the lease"),
+  428: problem("Destructive action without confirm: true"),
+} as const;
+
+/**
+ * Every route is declared through here: its scope is enforced by middleware *and* published in the
+ * OpenAPI document as `x-keeper-scope`, which is what the auth test walks, so a route cannot exist
+ * without a declared, tested scope.
+ */
+export function keeperRoute<const R extends Omit<RouteConfig, "middleware" | "security">>(
+  config: R & { scope: RouteScope },
+) {
+  const { scope, ...route } = config;
+  return createRoute({
+    ...route,
+    responses: { ...commonProblems, ...route.responses },
+    middleware: [scopeGuard(scope)] as const,
+    security: scope === "public" ? [] : [{ bearerAuth: [] }],
+    "x-keeper-scope": scope,
+  } as unknown as R & { middleware: [ReturnType<typeof scopeGuard>]; responses: R["responses"] & typeof commonProblems });
+}

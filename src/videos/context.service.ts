@@ -1,0 +1,78 @@
+import type { videoContext } from "../db/schema";
+import type { AppContext } from "../platform/context";
+import { decodeCursor, encodeCursor, isSingleNumber } from "../platform/cursor";
+import { explainMissingLiveVideo, liveVideoExists } from "./live-parent";
+import { getVideo } from "./videos.service";
+import { presentContext } from "./present";
+import { listContextQuery } from "./queries";
+import type { ContextInput } from "./validators";
+
+type ContextRow = typeof videoContext.$inferSelect;
+
+interface RawContextRow {
+  id: number;
+  video_id: string;
+  context_type: string;
+  tool_name: string;
+  timestamp: number | null;
+  timestamp_key: number | null;
+  data: string;
+  confidence: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+const fromRaw = (raw: RawContextRow): ContextRow => ({
+  id: raw.id,
+  videoId: raw.video_id,
+  contextType: raw.context_type,
+  toolName: raw.tool_name,
+  timestamp: raw.timestamp,
+  timestampKey: raw.timestamp_key,
+  data: raw.data,
+  confidence: raw.confidence,
+  createdAt: raw.created_at,
+  updatedAt: raw.updated_at,
+});
+
+export async function addContext({ ctx, input }: { ctx: AppContext; input: ContextInput & { videoId: string } }) {
+  const at = ctx.now().getTime();
+  const row = await ctx.d1
+    .prepare(
+      `INSERT INTO video_context (video_id, context_type, tool_name, timestamp, data, confidence, created_at, updated_at)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE ${liveVideoExists}
+       RETURNING *`,
+    )
+    .bind(
+      input.videoId,
+      input.context_type,
+      input.tool_name,
+      input.timestamp ?? null,
+      JSON.stringify(input.data),
+      input.confidence ?? null,
+      at,
+      at,
+      input.videoId,
+    )
+    .first<RawContextRow>();
+  if (!row) return explainMissingLiveVideo(ctx, input.videoId);
+  return presentContext(fromRaw(row));
+}
+
+export async function listContext({
+  ctx,
+  input,
+}: {
+  ctx: AppContext;
+  input: { videoId: string; contextType?: string; cursor?: string; limit: number };
+}) {
+  await getVideo({ ctx, input: { id: input.videoId, includeDeleted: true } });
+  const after = input.cursor ? decodeCursor(input.cursor, isSingleNumber)[0] : undefined;
+  const rows = await listContextQuery(ctx.db, { ...input, afterId: after, limit: input.limit + 1 });
+  const page = rows.slice(0, input.limit);
+  const last = page.at(-1);
+  return {
+    items: page.map(presentContext),
+    next_cursor: rows.length > input.limit && last ? encodeCursor([last.id]) : null,
+  };
+}

@@ -1,0 +1,61 @@
+import type { AppContext } from "../platform/context";
+import { decodeCursor, encodeCursor, isNumberNumberPair } from "../platform/cursor";
+import { explainMissingLiveVideo, liveVideoExists } from "./live-parent";
+import { presentMemory } from "./present";
+import { listMemoryQuery } from "./queries";
+import type { MemoryInput } from "./validators";
+import { getVideo } from "./videos.service";
+
+interface RawMemoryRow {
+  id: number;
+  video_id: string;
+  timestamp: number;
+  content: string;
+  metadata: string | null;
+  created_at: number;
+}
+
+export async function addMemory({ ctx, input }: { ctx: AppContext; input: MemoryInput & { videoId: string } }) {
+  const row = await ctx.d1
+    .prepare(
+      `INSERT INTO memory (video_id, timestamp, content, metadata, created_at)
+       SELECT ?, ?, ?, ?, ? WHERE ${liveVideoExists}
+       RETURNING *`,
+    )
+    .bind(
+      input.videoId,
+      input.timestamp,
+      input.content,
+      input.metadata ? JSON.stringify(input.metadata) : null,
+      ctx.now().getTime(),
+      input.videoId,
+    )
+    .first<RawMemoryRow>();
+  if (!row) return explainMissingLiveVideo(ctx, input.videoId);
+  return presentMemory({
+    id: row.id,
+    videoId: row.video_id,
+    timestamp: row.timestamp,
+    content: row.content,
+    metadata: row.metadata,
+    createdAt: row.created_at,
+  });
+}
+
+export async function listMemory({
+  ctx,
+  input,
+}: {
+  ctx: AppContext;
+  input: { videoId: string; cursor?: string; limit: number };
+}) {
+  await getVideo({ ctx, input: { id: input.videoId, includeDeleted: true } });
+  const before = input.cursor ? decodeCursor(input.cursor, isNumberNumberPair) : undefined;
+  const rows = await listMemoryQuery(ctx.db, { videoId: input.videoId, before, limit: input.limit + 1 });
+  const page = rows.slice(0, input.limit);
+  const last = page.at(-1);
+  return {
+    items: page.map(presentMemory),
+    next_cursor: rows.length > input.limit && last ? encodeCursor([last.timestamp, last.id]) : null,
+  };
+}

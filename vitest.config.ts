@@ -1,0 +1,29 @@
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+export const testTokens = {
+  KEEPER_READ_TOKEN: "test-read-token-0123456789",
+  KEEPER_WRITE_TOKEN: "test-write-token-0123456789",
+  KEEPER_ADMIN_TOKEN: "test-admin-token-0123456789,test-admin-token-rotated-0123456789",
+};
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(import.meta.dirname, "drizzle"));
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: { ...testTokens, KEEPER_ENV: "test", TEST_MIGRATIONS: migrations },
+        },
+      }),
+    ],
+    test: {
+      include: ["test/**/*.test.ts"],
+      exclude: ["test/e2e/**"],
+      setupFiles: ["./test/support/apply-migrations.ts"],
+      testTimeout: 30_000,
+    },
+  };
+});
