@@ -4,6 +4,6 @@ import { defineConfig } from "drizzle-kit";
 // which keep the one ledger, `d1_migrations`. Never run `drizzle-kit migrate` or `push` here.
 export default defineConfig({
   dialect: "sqlite",
-  schema: "./src/db/schema.ts",
+  schema: "./src/db/schema/index.ts",
   out: "./drizzle",
 });

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
@@ -10,12 +11,19 @@ export const testTokens = {
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "drizzle"));
+  // Computed here in Node (drizzle-kit cannot run inside workerd) and asserted empty by a test.
+  const schemaDrift = JSON.parse(
+    execFileSync(path.join(import.meta.dirname, "node_modules/.bin/tsx"), ["scripts/schema-drift.ts", "--json"], {
+      cwd: import.meta.dirname,
+      encoding: "utf8",
+    }),
+  ) as string[];
   return {
     plugins: [
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
-          bindings: { ...testTokens, KEEPER_ENV: "test", TEST_MIGRATIONS: migrations },
+          bindings: { ...testTokens, KEEPER_ENV: "test", TEST_MIGRATIONS: migrations, SCHEMA_DRIFT: schemaDrift },
         },
       }),
     ],

@@ -1,15 +1,3 @@
-CREATE TABLE `keeper_audit_log` (
-	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
-	`at` integer NOT NULL,
-	`actor` text NOT NULL,
-	`action` text NOT NULL,
-	`target` text,
-	`dry_run` integer DEFAULT false NOT NULL,
-	`detail` text,
-	CONSTRAINT "keeper_audit_log_detail_json" CHECK("detail" IS NULL OR json_valid("detail"))
-);
---> statement-breakpoint
-CREATE INDEX `idx_keeper_audit_log_at` ON `keeper_audit_log` (`at`);--> statement-breakpoint
 CREATE TABLE `conversations` (
 	`id` text PRIMARY KEY NOT NULL,
 	`video_id` text NOT NULL,
@@ -20,7 +8,7 @@ CREATE TABLE `conversations` (
 	CONSTRAINT "conversations_id_not_empty" CHECK("id" != '')
 );
 --> statement-breakpoint
-CREATE INDEX `idx_conversations_video` ON `conversations` (`video_id`,`created_at`);--> statement-breakpoint
+CREATE INDEX `idx_conversations_video` ON `conversations` (`video_id`,`created_at`,`id`);--> statement-breakpoint
 CREATE INDEX `idx_conversations_updated` ON `conversations` (`updated_at`);--> statement-breakpoint
 CREATE TABLE `memory` (
 	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
@@ -96,4 +84,46 @@ CREATE TABLE `videos` (
 CREATE UNIQUE INDEX `videos_file_path_unique` ON `videos` (`file_path`);--> statement-breakpoint
 CREATE INDEX `idx_videos_live_created` ON `videos` (`deleted_at`,`created_at`,`id`);--> statement-breakpoint
 CREATE INDEX `idx_videos_created` ON `videos` (`created_at`,`id`);--> statement-breakpoint
-CREATE INDEX `idx_videos_deleted_at` ON `videos` (`deleted_at`);
+CREATE INDEX `idx_videos_deleted_at` ON `videos` (`deleted_at`);--> statement-breakpoint
+CREATE TABLE `keeper_audit_log` (
+	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`at` integer NOT NULL,
+	`actor` text NOT NULL,
+	`action` text NOT NULL,
+	`target` text,
+	`dry_run` integer DEFAULT false NOT NULL,
+	`detail` text,
+	CONSTRAINT "keeper_audit_log_detail_json" CHECK("detail" IS NULL OR json_valid("detail"))
+);
+--> statement-breakpoint
+CREATE INDEX `idx_keeper_audit_log_at` ON `keeper_audit_log` (`at`);--> statement-breakpoint
+CREATE TABLE `keeper_job_cursors` (
+	`job` text PRIMARY KEY NOT NULL,
+	`cursor` text NOT NULL,
+	`updated_at` integer NOT NULL,
+	CONSTRAINT "keeper_job_cursors_json" CHECK(json_valid("cursor"))
+);
+--> statement-breakpoint
+CREATE TABLE `keeper_job_runs` (
+	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`job` text NOT NULL,
+	`trigger` text NOT NULL,
+	`actor` text NOT NULL,
+	`status` text NOT NULL,
+	`started_at` integer NOT NULL,
+	`finished_at` integer,
+	`counts` text,
+	`error` text,
+	CONSTRAINT "keeper_job_runs_trigger_known" CHECK("trigger" IN ('cron', 'manual')),
+	CONSTRAINT "keeper_job_runs_status_known" CHECK("status" IN ('running', 'succeeded', 'partial', 'failed', 'skipped')),
+	CONSTRAINT "keeper_job_runs_counts_json" CHECK("counts" IS NULL OR json_valid("counts"))
+);
+--> statement-breakpoint
+CREATE INDEX `idx_keeper_job_runs_job_started` ON `keeper_job_runs` (`job`,`started_at`);--> statement-breakpoint
+CREATE INDEX `idx_keeper_job_runs_started` ON `keeper_job_runs` (`started_at`);--> statement-breakpoint
+CREATE TABLE `keeper_leases` (
+	`name` text PRIMARY KEY NOT NULL,
+	`holder` text NOT NULL,
+	`acquired_at` integer NOT NULL,
+	`expires_at` integer NOT NULL
+);

@@ -3,7 +3,7 @@ import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
-import { principalFromAccessJwt, principalFromBearer, accessKeySetFor, anonymous, type Principal } from "./platform/auth";
+import { accessKeySetFor, anonymous, type Principal, principalFromAccessJwt, principalFromBearer } from "./platform/auth";
 import { type KeeperConfig, parseConfig } from "./platform/config";
 import { type AppDependencies, createContext, type KeeperEnv } from "./platform/context";
 import { KeeperError } from "./platform/errors";
@@ -44,7 +44,9 @@ export function createApp(deps: AppDependencies = {}) {
   });
 
   app.onError((error, c) => problemResponse(c, error));
-  app.notFound((c) => problemResponse(c, new KeeperError("NOT_FOUND", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`)));
+  app.notFound((c) =>
+    problemResponse(c, new KeeperError("NOT_FOUND", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`)),
+  );
 
   app.use("*", requestId());
   app.use("*", async (c, next) => {

@@ -33,9 +33,7 @@ const overloadPatterns = [
 export function classifyD1Error(error: unknown): KeeperError | null {
   if (error instanceof KeeperError) return error;
   for (const message of messagesOf(error)) {
-    const constraint = /(UNIQUE|PRIMARY KEY|CHECK|NOT NULL|FOREIGN KEY) constraint failed(?::\s*([^:]+))?/i.exec(
-      message,
-    );
+    const constraint = /(UNIQUE|PRIMARY KEY|CHECK|NOT NULL|FOREIGN KEY) constraint failed(?::\s*([^:]+))?/i.exec(message);
     if (constraint) {
       const kind = constraint[1].toUpperCase();
       const subject = constraint[2]?.trim();

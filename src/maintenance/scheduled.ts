@@ -1,38 +1,49 @@
+import type { Principal } from "../platform/auth";
 import type { KeeperConfig } from "../platform/config";
-import { createLogger } from "../platform/logger";
+import { type AppContext, type AppDependencies, createContext } from "../platform/context";
+import type { JobRun } from "./runs";
 
-/** A maintenance job run by a Cron Trigger; areas register theirs in `jobsByCron` below. */
+/**
+ * A maintenance job run by a Cron Trigger. Each area exports its jobs and lists them in
+ * `jobsByCron` (src/maintenance/jobs.ts); a job normally wraps its work in `runExclusive`.
+ */
 export interface MaintenanceJob {
   name: string;
-  run(input: { env: Env; config: KeeperConfig; scheduledTime: Date; signal: AbortSignal }): Promise<void>;
+  run(input: { ctx: AppContext; scheduledTime: Date }): Promise<JobRun>;
 }
 
-/** cron expression (exactly as in wrangler.toml) → the jobs it runs, in order. */
-export const jobsByCron: Record<string, MaintenanceJob[]> = {};
+const cronPrincipal: Principal = { actor: "cron", scopes: ["read", "write", "admin"] };
 
-export async function dispatchScheduled(
-  controller: ScheduledController,
-  env: Env,
-  config: KeeperConfig,
-  jobs: Record<string, MaintenanceJob[]> = jobsByCron,
-): Promise<{ ran: string[]; failed: string[] }> {
-  const logger = createLogger({ cron: controller.cron });
+/** Runs every job registered for the cron that fired, in order; one failing does not stop the rest. */
+export async function dispatchScheduled({
+  controller,
+  env,
+  config,
+  jobs,
+  deps = {},
+}: {
+  controller: Pick<ScheduledController, "cron" | "scheduledTime">;
+  env: Env;
+  config: KeeperConfig;
+  jobs: Record<string, MaintenanceJob[]>;
+  deps?: AppDependencies;
+}): Promise<JobRun[]> {
+  const ctx = createContext(env, config, deps, {
+    requestId: `cron:${controller.cron}:${controller.scheduledTime}`,
+    principal: cronPrincipal,
+  });
   const selected = jobs[controller.cron];
   if (!selected) {
-    logger.warn("no maintenance job is registered for this cron", {});
-    return { ran: [], failed: [] };
+    ctx.logger.warn("no maintenance job is registered for this cron", { cron: controller.cron });
+    return [];
   }
-  const ran: string[] = [];
-  const failed: string[] = [];
-  const abort = new AbortController();
+  const runs: JobRun[] = [];
   for (const job of selected) {
     try {
-      await job.run({ env, config, scheduledTime: new Date(controller.scheduledTime), signal: abort.signal });
-      ran.push(job.name);
+      runs.push(await job.run({ ctx, scheduledTime: new Date(controller.scheduledTime) }));
     } catch (error) {
-      failed.push(job.name);
-      logger.error("maintenance job failed", { job: job.name, error: error instanceof Error ? error.message : String(error) });
+      ctx.logger.error("maintenance job threw", { job: job.name, error: error instanceof Error ? error.message : String(error) });
     }
   }
-  return { ran, failed };
+  return runs;
 }

@@ -1,5 +1,5 @@
 import type { JWTVerifyGetKey } from "jose";
-import { openDatabase, type Database } from "../db/client";
+import { type Database, openDatabase } from "../db/client";
 import { anonymous, type Principal } from "./auth";
 import type { KeeperConfig } from "./config";
 import { createLogger, type Logger } from "./logger";

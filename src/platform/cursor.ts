@@ -6,13 +6,13 @@ import { KeeperError } from "./errors";
  */
 export function encodeCursor(key: readonly (string | number | null)[]): string {
   const bytes = new TextEncoder().encode(JSON.stringify(key));
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
+  return btoa(String.fromCharCode(...bytes))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replaceAll("=", "");
 }
 
-export function decodeCursor<T extends readonly unknown[]>(
-  cursor: string,
-  guard: (value: unknown) => value is T,
-): T {
+export function decodeCursor<T extends readonly unknown[]>(cursor: string, guard: (value: unknown) => value is T): T {
   try {
     const padded = cursor.replaceAll("-", "+").replaceAll("_", "/");
     const binary = atob(padded + "=".repeat((4 - (padded.length % 4)) % 4));

@@ -1,6 +1,6 @@
 import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
-import { requireScope, type RouteScope } from "./auth";
+import { type RouteScope, requireScope } from "./auth";
 import type { KeeperEnv } from "./context";
 import { problemContentType } from "./problem";
 
@@ -53,9 +53,7 @@ export const problems = {
  * OpenAPI document as `x-keeper-scope`, which is what the auth test walks, so a route cannot exist
  * without a declared, tested scope.
  */
-export function keeperRoute<const R extends Omit<RouteConfig, "middleware" | "security">>(
-  config: R & { scope: RouteScope },
-) {
+export function keeperRoute<const R extends Omit<RouteConfig, "middleware" | "security">>(config: R & { scope: RouteScope }) {
   const { scope, ...route } = config;
   return createRoute({
     ...route,

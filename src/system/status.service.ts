@@ -15,9 +15,7 @@ export async function readMigrationLedger(ctx: AppContext): Promise<AppliedMigra
     .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name = 'd1_migrations'")
     .first<{ name: string }>();
   if (!ledger) return null;
-  const { results } = await ctx.d1
-    .prepare("SELECT id, name, applied_at FROM d1_migrations ORDER BY id")
-    .all<AppliedMigration>();
+  const { results } = await ctx.d1.prepare("SELECT id, name, applied_at FROM d1_migrations ORDER BY id").all<AppliedMigration>();
   return results;
 }
 

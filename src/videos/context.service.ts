@@ -2,10 +2,10 @@ import type { videoContext } from "../db/schema";
 import type { AppContext } from "../platform/context";
 import { decodeCursor, encodeCursor, isSingleNumber } from "../platform/cursor";
 import { explainMissingLiveVideo, liveVideoExists } from "./live-parent";
-import { getVideo } from "./videos.service";
 import { presentContext } from "./present";
 import { listContextQuery } from "./queries";
 import type { ContextInput } from "./validators";
+import { getVideo } from "./videos.service";
 
 type ContextRow = typeof videoContext.$inferSelect;
 

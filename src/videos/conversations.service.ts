@@ -17,13 +17,7 @@ interface RawConversationRow {
   updated_at: number;
 }
 
-export async function createConversation({
-  ctx,
-  input,
-}: {
-  ctx: AppContext;
-  input: ConversationInput & { videoId: string };
-}) {
+export async function createConversation({ ctx, input }: { ctx: AppContext; input: ConversationInput & { videoId: string } }) {
   const at = ctx.now().getTime();
   const row = await ctx.d1
     .prepare(
@@ -72,16 +66,17 @@ export async function listConversations({
  * so a conversation is never archived while it is being talked in. Refused while its video is
  * soft-deleted.
  */
-export async function appendMessage({
-  ctx,
-  input,
-}: {
-  ctx: AppContext;
-  input: MessageInput & { conversationId: string };
-}) {
+export async function appendMessage({ ctx, input }: { ctx: AppContext; input: MessageInput & { conversationId: string } }) {
   const conversation = await getConversation({ ctx, input: { id: input.conversationId } });
   const at = ctx.now().getTime();
-  const [inserted] = await ctx.d1.batch<{ id: number; conversation_id: string; role: string; content: string; metadata: string | null; created_at: number }>([
+  const [inserted] = await ctx.d1.batch<{
+    id: number;
+    conversation_id: string;
+    role: string;
+    content: string;
+    metadata: string | null;
+    created_at: number;
+  }>([
     ctx.d1
       .prepare(
         `INSERT INTO messages (conversation_id, role, content, metadata, created_at)
@@ -129,4 +124,3 @@ export async function listMessages({
     next_cursor: rows.length > input.limit && last ? encodeCursor([last.id]) : null,
   };
 }
-

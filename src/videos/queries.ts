@@ -7,10 +7,7 @@ import { conversations, memory, messages, videoContext, videos } from "../db/sch
  * the health area's index check all look at exactly the SQL production runs.
  */
 
-export function listVideosQuery(
-  db: Database,
-  input: { includeDeleted: boolean; after?: [number, string]; limit: number },
-) {
+export function listVideosQuery(db: Database, input: { includeDeleted: boolean; after?: [number, string]; limit: number }) {
   const conditions: SQL[] = [];
   if (!input.includeDeleted) conditions.push(isNull(videos.deletedAt));
   if (input.after) {
@@ -42,10 +39,7 @@ export function listContextQuery(
 }
 
 /** Latest moments first, as idx_memory_video_timestamp (video_id, timestamp DESC) stores them. */
-export function listMemoryQuery(
-  db: Database,
-  input: { videoId: string; before?: [number, number]; limit: number },
-) {
+export function listMemoryQuery(db: Database, input: { videoId: string; before?: [number, number]; limit: number }) {
   const conditions: SQL[] = [eq(memory.videoId, input.videoId)];
   if (input.before) {
     const [timestamp, id] = input.before;
@@ -60,14 +54,14 @@ export function listMemoryQuery(
     .limit(input.limit);
 }
 
-export function listConversationsQuery(
-  db: Database,
-  input: { videoId: string; after?: [number, string]; limit: number },
-) {
+export function listConversationsQuery(db: Database, input: { videoId: string; after?: [number, string]; limit: number }) {
   const conditions: SQL[] = [eq(conversations.videoId, input.videoId)];
   if (input.after) {
     const [createdAt, id] = input.after;
-    const keyset = or(gt(conversations.createdAt, createdAt), and(eq(conversations.createdAt, createdAt), gt(conversations.id, id)));
+    const keyset = or(
+      gt(conversations.createdAt, createdAt),
+      and(eq(conversations.createdAt, createdAt), gt(conversations.id, id)),
+    );
     if (keyset) conditions.push(keyset);
   }
   return db
@@ -78,10 +72,7 @@ export function listConversationsQuery(
     .limit(input.limit);
 }
 
-export function listMessagesQuery(
-  db: Database,
-  input: { conversationId: string; afterId?: number; limit: number },
-) {
+export function listMessagesQuery(db: Database, input: { conversationId: string; afterId?: number; limit: number }) {
   const conditions: SQL[] = [eq(messages.conversationId, input.conversationId)];
   if (input.afterId !== undefined) conditions.push(gt(messages.id, input.afterId));
   return db

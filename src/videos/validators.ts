@@ -23,8 +23,10 @@ export const jsonObject = z
   .record(z.string(), z.unknown())
   .superRefine((value, ctx) => {
     const size = new TextEncoder().encode(JSON.stringify(value)).length;
-    if (size > JSON_MAX_BYTES) ctx.addIssue({ code: "custom", message: `JSON must be at most ${JSON_MAX_BYTES} bytes (got ${size})` });
-    if (depthOf(value) > JSON_MAX_DEPTH) ctx.addIssue({ code: "custom", message: `JSON nesting must be at most ${JSON_MAX_DEPTH} levels` });
+    if (size > JSON_MAX_BYTES)
+      ctx.addIssue({ code: "custom", message: `JSON must be at most ${JSON_MAX_BYTES} bytes (got ${size})` });
+    if (depthOf(value) > JSON_MAX_DEPTH)
+      ctx.addIssue({ code: "custom", message: `JSON nesting must be at most ${JSON_MAX_DEPTH} levels` });
   })
   .openapi({ type: "object", additionalProperties: true });
 
@@ -58,13 +60,17 @@ export const VideoInput = z
 /** Type-specific shapes for well-known analysis outputs; other context types take any object. */
 const box = z.array(finite).length(4);
 export const contextDataShapes: Record<string, z.ZodType> = {
-  transcript: z.object({ text: text(JSON_MAX_BYTES), language: z.string().max(35).optional(), end: finite.nonnegative().optional() }).passthrough(),
+  transcript: z
+    .object({ text: text(JSON_MAX_BYTES), language: z.string().max(35).optional(), end: finite.nonnegative().optional() })
+    .passthrough(),
   caption: z.object({ text: text(JSON_MAX_BYTES) }).passthrough(),
   ocr: z.object({ text: text(JSON_MAX_BYTES) }).passthrough(),
   scene: z.object({ description: text(JSON_MAX_BYTES) }).passthrough(),
   objects: z
     .object({
-      objects: z.array(z.object({ label: text(256), confidence: finite.min(0).max(1).optional(), box: box.optional() }).passthrough()),
+      objects: z.array(
+        z.object({ label: text(256), confidence: finite.min(0).max(1).optional(), box: box.optional() }).passthrough(),
+      ),
     })
     .passthrough(),
   faces: z.object({ faces: z.array(z.object({ box: box.optional() }).passthrough()) }).passthrough(),
@@ -74,7 +80,11 @@ export const ContextInput = z
   .object({
     context_type: z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, "lower-case identifier up to 64 characters"),
     tool_name: text(128),
-    timestamp: finite.nonnegative("must be >= 0").nullable().optional().openapi({ description: "Seconds into the video; null for whole-video context" }),
+    timestamp: finite
+      .nonnegative("must be >= 0")
+      .nullable()
+      .optional()
+      .openapi({ description: "Seconds into the video; null for whole-video context" }),
     confidence: finite.min(0, "must be between 0 and 1").max(1, "must be between 0 and 1").nullable().optional(),
     data: jsonObject,
   })
@@ -85,7 +95,11 @@ export const ContextInput = z
     const result = shape.safeParse(input.data);
     if (!result.success) {
       for (const issue of result.error.issues) {
-        ctx.addIssue({ code: "custom", path: ["data", ...issue.path.map(String)], message: `${input.context_type}: ${issue.message}` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["data", ...issue.path.map(String)],
+          message: `${input.context_type}: ${issue.message}`,
+        });
       }
     }
   })

@@ -31,7 +31,12 @@ export const listContextRoute = keeperRoute({
   summary: "List a video's context in insertion order",
   request: {
     params,
-    query: PageQuery.extend({ context_type: z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/).optional() }),
+    query: PageQuery.extend({
+      context_type: z
+        .string()
+        .regex(/^[a-z][a-z0-9_.-]{0,63}$/)
+        .optional(),
+    }),
   },
   responses: {
     200: { description: "A page of context", content: { "application/json": { schema: pageOf(ContextEntry, "ContextPage") } } },

@@ -1,13 +1,7 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { KeeperEnv } from "../../platform/context";
 import { keeperRoute, problems } from "../../platform/route";
-import {
-  appendMessage,
-  createConversation,
-  getConversation,
-  listConversations,
-  listMessages,
-} from "../conversations.service";
+import { appendMessage, createConversation, getConversation, listConversations, listMessages } from "../conversations.service";
 import { Conversation, Message, pageOf, presentConversation } from "../present";
 import { ConversationInput, idString, MessageInput, PageQuery } from "../validators";
 
@@ -37,7 +31,10 @@ export const listConversationsRoute = keeperRoute({
   summary: "List a video's conversations, oldest first",
   request: { params: videoParams, query: PageQuery },
   responses: {
-    200: { description: "A page of conversations", content: { "application/json": { schema: pageOf(Conversation, "ConversationPage") } } },
+    200: {
+      description: "A page of conversations",
+      content: { "application/json": { schema: pageOf(Conversation, "ConversationPage") } },
+    },
     404: problems[404],
   },
 });
@@ -92,7 +89,10 @@ export function registerConversationRoutes(app: OpenAPIHono<KeeperEnv>) {
   app.openapi(listConversationsRoute, async (c) => {
     const { id } = c.req.valid("param");
     const query = c.req.valid("query");
-    return c.json(await listConversations({ ctx: c.get("ctx"), input: { videoId: id, cursor: query.cursor, limit: query.limit } }), 200);
+    return c.json(
+      await listConversations({ ctx: c.get("ctx"), input: { videoId: id, cursor: query.cursor, limit: query.limit } }),
+      200,
+    );
   });
   app.openapi(getConversationRoute, async (c) => {
     const { conversationId } = c.req.valid("param");
@@ -105,6 +105,9 @@ export function registerConversationRoutes(app: OpenAPIHono<KeeperEnv>) {
   app.openapi(listMessagesRoute, async (c) => {
     const { conversationId } = c.req.valid("param");
     const query = c.req.valid("query");
-    return c.json(await listMessages({ ctx: c.get("ctx"), input: { conversationId, cursor: query.cursor, limit: query.limit } }), 200);
+    return c.json(
+      await listMessages({ ctx: c.get("ctx"), input: { conversationId, cursor: query.cursor, limit: query.limit } }),
+      200,
+    );
   });
 }

@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { check, index, integer, real, sqliteTable, text, unique, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
- * The video app's tables (§45.1 of the original design) and keeper's own operations tables.
+ * The video app's tables (§45.1 of the original design).
  * Every rule the zod validators in src/videos/validators.ts enforce is enforced here again, so a
  * write that bypasses the API (wrangler d1 execute, another Worker) is refused by D1 too.
  *
@@ -136,23 +136,5 @@ export const messages = sqliteTable(
     check("messages_role_known", sql`"role" IN ('user', 'assistant', 'system', 'tool')`),
     check("messages_metadata_json", sql`"metadata" IS NULL OR json_valid("metadata")`),
     index("idx_messages_conversation").on(t.conversationId, t.id),
-  ],
-);
-
-/** Every destructive or state-changing operation writes one row here, in the same batch as the change. */
-export const auditLog = sqliteTable(
-  "keeper_audit_log",
-  {
-    id: integer("id").primaryKey({ autoIncrement: true }),
-    at: integer("at").notNull(),
-    actor: text("actor").notNull(),
-    action: text("action").notNull(),
-    target: text("target"),
-    dryRun: integer("dry_run", { mode: "boolean" }).notNull().default(false),
-    detail: text("detail"),
-  },
-  (t) => [
-    check("keeper_audit_log_detail_json", sql`"detail" IS NULL OR json_valid("detail")`),
-    index("idx_keeper_audit_log_at").on(t.at),
   ],
 );

@@ -1,0 +1,3 @@
+// drizzle-kit reads this file: every table of the database is exported from here.
+export * from "./app";
+export * from "./ops";

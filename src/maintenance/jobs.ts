@@ -1,0 +1,7 @@
+import type { MaintenanceJob } from "./scheduled";
+
+/**
+ * cron expression (exactly as written in wrangler.toml [triggers]) → the jobs it runs, in order.
+ * A test checks that every cron in wrangler.toml has jobs here and every key here is in wrangler.toml.
+ */
+export const jobsByCron: Record<string, MaintenanceJob[]> = {};

@@ -1,0 +1,159 @@
+import { and, desc, eq } from "drizzle-orm";
+import { jobCursors, jobRuns } from "../db/schema";
+import type { AppContext } from "../platform/context";
+import { KeeperError } from "../platform/errors";
+import { acquireLease, releaseLease } from "./lease";
+
+export type RunTrigger = "cron" | "manual";
+export type RunStatus = "running" | "succeeded" | "partial" | "failed" | "skipped";
+export type RunCounts = Record<string, number | string | boolean | null>;
+
+export interface JobRun {
+  id: number;
+  job: string;
+  trigger: RunTrigger;
+  actor: string;
+  status: RunStatus;
+  started_at: string;
+  finished_at: string | null;
+  counts: RunCounts | null;
+  error: string | null;
+}
+
+function present(row: typeof jobRuns.$inferSelect): JobRun {
+  return {
+    id: row.id,
+    job: row.job,
+    trigger: row.trigger,
+    actor: row.actor,
+    status: row.status,
+    started_at: new Date(row.startedAt).toISOString(),
+    finished_at: row.finishedAt === null ? null : new Date(row.finishedAt).toISOString(),
+    counts: row.counts ? (JSON.parse(row.counts) as RunCounts) : null,
+    error: row.error,
+  };
+}
+
+/** What a job's work function gets: a deadline to stop before, and its resumable cursor. */
+export interface JobWork<C> {
+  /** Stop starting new chunks after this; store the cursor and return `partial: true`. */
+  deadline: number;
+  cursor: C | null;
+  saveCursor(cursor: C | null): Promise<void>;
+}
+
+export interface JobOutcome {
+  counts: RunCounts;
+  /** True when the job stopped early (deadline) and will resume from its cursor next run. */
+  partial?: boolean;
+}
+
+/**
+ * Runs `work` as job `job` under its lease, recording a run row from start to end. A second
+ * overlapping run does not wait: from cron it records a `skipped` run; a manual call gets 423.
+ * The lease outlives a crashed invocation only until `leaseMs`, after which the next run takes over.
+ */
+export async function runExclusive<C>({
+  ctx,
+  input,
+  work,
+}: {
+  ctx: AppContext;
+  input: { job: string; trigger: RunTrigger; leaseMs?: number; budgetMs?: number };
+  work: (run: JobWork<C>) => Promise<JobOutcome>;
+}): Promise<JobRun> {
+  const leaseMs = input.leaseMs ?? 15 * 60_000;
+  const budgetMs = input.budgetMs ?? 10 * 60_000;
+  const holder = `${input.trigger}:${crypto.randomUUID()}`;
+  const startedAt = ctx.now().getTime();
+  const acquired = await acquireLease({ ctx, input: { name: input.job, holder, ttlMs: leaseMs } });
+  if (!acquired) {
+    if (input.trigger === "manual") {
+      throw new KeeperError("LOCKED", `Job '${input.job}' is already running; try again when it finishes`);
+    }
+    const [skipped] = await ctx.db
+      .insert(jobRuns)
+      .values({
+        job: input.job,
+        trigger: input.trigger,
+        actor: ctx.principal.actor,
+        status: "skipped",
+        startedAt,
+        finishedAt: startedAt,
+        counts: null,
+        error: "another run holds the lease",
+      })
+      .returning();
+    return present(skipped);
+  }
+  try {
+    const [running] = await ctx.db
+      .insert(jobRuns)
+      .values({ job: input.job, trigger: input.trigger, actor: ctx.principal.actor, status: "running", startedAt })
+      .returning();
+    const stored = await ctx.db.select().from(jobCursors).where(eq(jobCursors.job, input.job)).limit(1);
+    const cursor = stored[0] ? (JSON.parse(stored[0].cursor) as C) : null;
+    let outcome: JobOutcome;
+    try {
+      outcome = await work({
+        deadline: startedAt + budgetMs,
+        cursor,
+        saveCursor: async (next) => {
+          if (next === null) {
+            await ctx.db.delete(jobCursors).where(eq(jobCursors.job, input.job));
+            return;
+          }
+          const value = JSON.stringify(next);
+          const at = ctx.now().getTime();
+          await ctx.db
+            .insert(jobCursors)
+            .values({ job: input.job, cursor: value, updatedAt: at })
+            .onConflictDoUpdate({ target: jobCursors.job, set: { cursor: value, updatedAt: at } });
+        },
+      });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const [failed] = await ctx.db
+        .update(jobRuns)
+        .set({ status: "failed", finishedAt: ctx.now().getTime(), error: message.slice(0, 2000) })
+        .where(eq(jobRuns.id, running.id))
+        .returning();
+      ctx.logger.error("job failed", { job: input.job, run: running.id, error: message });
+      return present(failed);
+    }
+    const [finished] = await ctx.db
+      .update(jobRuns)
+      .set({
+        status: outcome.partial ? "partial" : "succeeded",
+        finishedAt: ctx.now().getTime(),
+        counts: JSON.stringify(outcome.counts),
+      })
+      .where(eq(jobRuns.id, running.id))
+      .returning();
+    ctx.logger.info("job finished", { job: input.job, run: running.id, status: finished.status, counts: outcome.counts });
+    return present(finished);
+  } finally {
+    await releaseLease({ ctx, input: { name: input.job, holder } });
+  }
+}
+
+export async function listRuns({ ctx, input }: { ctx: AppContext; input: { job?: string; limit: number } }) {
+  const rows = await ctx.db
+    .select()
+    .from(jobRuns)
+    .where(input.job ? eq(jobRuns.job, input.job) : undefined)
+    .orderBy(desc(jobRuns.startedAt), desc(jobRuns.id))
+    .limit(input.limit);
+  return rows.map(present);
+}
+
+/** The newest run of a job that ended with the given status (e.g. the last good backup). */
+export async function lastRun({ ctx, input }: { ctx: AppContext; input: { job: string; status?: RunStatus } }) {
+  const [row] = await ctx.db
+    .select()
+    .from(jobRuns)
+    .where(input.status ? and(eq(jobRuns.job, input.job), eq(jobRuns.status, input.status)) : eq(jobRuns.job, input.job))
+    .orderBy(desc(jobRuns.startedAt), desc(jobRuns.id))
+    .limit(1);
+  return row ? present(row) : null;
+}

@@ -1,0 +1,91 @@
+import { env } from "cloudflare:workers";
+
+/**
+ * Seed rows straight into D1 with unique values per call, so tests never share or depend on
+ * each other's data. Times are explicit so retention-style tests can place rows in the past.
+ */
+let sequence = 0;
+const unique = (prefix: string) =>
+  `${prefix}-${Date.now().toString(36)}-${(sequence++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+
+export interface VideoSeed {
+  id?: string;
+  filename?: string;
+  filePath?: string;
+  duration?: number;
+  category?: string | null;
+  tags?: string[] | null;
+  createdAt?: number;
+  deletedAt?: number | null;
+}
+
+export async function seedVideo(seed: VideoSeed = {}) {
+  const id = seed.id ?? unique("vid");
+  const createdAt = seed.createdAt ?? Date.now();
+  await env.DB.prepare(
+    `INSERT INTO videos (id, filename, file_path, duration, category, tags, metadata, created_at, updated_at, deleted_at)
+     VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)`,
+  )
+    .bind(
+      id,
+      seed.filename ?? `${id}.mp4`,
+      seed.filePath ?? `/videos/${id}.mp4`,
+      seed.duration ?? 120.5,
+      seed.category ?? null,
+      seed.tags ? JSON.stringify(seed.tags) : null,
+      createdAt,
+      createdAt,
+      seed.deletedAt ?? null,
+    )
+    .run();
+  return { id, createdAt };
+}
+
+export async function seedContext(
+  videoId: string,
+  seed: { contextType?: string; toolName?: string; timestamp?: number | null; data?: unknown } = {},
+) {
+  const at = Date.now();
+  const row = await env.DB.prepare(
+    `INSERT INTO video_context (video_id, context_type, tool_name, timestamp, data, confidence, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, 0.9, ?, ?) RETURNING id`,
+  )
+    .bind(
+      videoId,
+      seed.contextType ?? "scene",
+      seed.toolName ?? unique("tool"),
+      seed.timestamp === undefined ? 1.5 : seed.timestamp,
+      JSON.stringify(seed.data ?? { description: "a room" }),
+      at,
+      at,
+    )
+    .first<{ id: number }>();
+  return row as { id: number };
+}
+
+export async function seedConversation(videoId: string, seed: { id?: string; updatedAt?: number; messages?: number } = {}) {
+  const id = seed.id ?? unique("conv");
+  const at = seed.updatedAt ?? Date.now();
+  await env.DB.prepare("INSERT INTO conversations (id, video_id, title, created_at, updated_at) VALUES (?, ?, 'about it', ?, ?)")
+    .bind(id, videoId, at, at)
+    .run();
+  for (let i = 0; i < (seed.messages ?? 0); i++) {
+    await env.DB.prepare("INSERT INTO messages (conversation_id, role, content, created_at) VALUES (?, ?, ?, ?)")
+      .bind(id, i % 2 === 0 ? "user" : "assistant", `message ${i}`, at)
+      .run();
+  }
+  return { id };
+}
+
+export const uniqueId = unique;
+
+/** Row counts of every app and ops table: "nothing changed" assertions compare two of these. */
+export async function tableCounts(): Promise<Record<string, number>> {
+  const tables = ["videos", "video_context", "memory", "conversations", "messages", "keeper_audit_log"];
+  const counts: Record<string, number> = {};
+  for (const table of tables) {
+    const row = await env.DB.prepare(`SELECT count(*) AS n FROM ${table}`).first<{ n: number }>();
+    counts[table] = row?.n ?? 0;
+  }
+  return counts;
+}
