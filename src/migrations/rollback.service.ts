@@ -2,8 +2,9 @@ import { auditStatement } from "../platform/audit";
 import type { AppContext } from "../platform/context";
 import { KeeperError } from "../platform/errors";
 import type { PlannedStep } from "./apply.service";
-import { auditLogExists, deleteChecksum, deleteLedgerRow } from "./ledger";
+import { auditLogExists, deleteChecksum, deleteLedgerRow, ensureLedgerTables } from "./ledger";
 import { bundledSource, type MigrationSource, onDatabase, readState, refuseOnDrift, requireKnownVersion } from "./source";
+import { backfillChecksums } from "./status.service";
 import { type Bookmark, takeTimeTravelBookmark } from "./time-travel";
 
 export interface RollbackInput {
@@ -91,6 +92,9 @@ export async function rollbackMigrations({
   const bookmark: Bookmark = target.primary
     ? await takeTimeTravelBookmark(ctx)
     : { taken: false, reason: "not the primary database: no Time Travel bookmark taken" };
+  // A database only wrangler has touched has no checksum table yet; the batches below delete from it.
+  await ensureLedgerTables(target.d1);
+  await backfillChecksums(ctx, target, state);
   const auditCtx = onDatabase(ctx, target.d1);
   const audited = await auditLogExists(target.d1);
   const rolledBack: string[] = [];
