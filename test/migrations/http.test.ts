@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
 import { resetDatabase } from "../../src/migrations/scratch-schema";
 import { tokens } from "../support/http";
-import { applyLikeWrangler, ledgerNames, schemaText } from "./support";
+import { applyLikeWrangler, latestShipped, ledgerNames, schemaText, shipped } from "./support";
 
 /**
  * The HTTP door, on a database of its own: the app is handed an env whose DB (and SCRATCH_DB) are
@@ -83,7 +83,7 @@ describe("GET /admin/migrations", () => {
     expect(res.body).toMatchObject({
       ok: true,
       current: { number: 0, name: "0000_initial_schema.sql" },
-      pending: [{ number: 1, name: "0001_add_video_tags.sql", down_ready: true }],
+      pending: shipped.slice(1).map((name) => ({ number: Number.parseInt(name, 10), name, down_ready: true })),
       drift: [],
     });
     expect(res.body.applied[0].checksum).toMatchObject({ recorded_as: "first_seen", matches: true });
@@ -95,34 +95,35 @@ describe("POST /admin/migrations/apply", () => {
   it("dry run prints the SQL; apply runs it with an audit row and says no bookmark was taken without the secrets", async () => {
     const dry = await send("POST", "/admin/migrations/apply", { body: { dryRun: true } });
     expect(dry.status).toBe(200);
-    expect(dry.body.steps).toEqual([
-      {
-        number: 1,
-        name: "0001_add_video_tags.sql",
-        statements: ["ALTER TABLE `videos` ADD `tags` text", "CREATE INDEX `idx_videos_tags` ON `videos` (`tags`)"],
-      },
-    ]);
+    expect(dry.body.steps.map((step: { name: string }) => step.name)).toEqual(shipped.slice(1));
+    expect(dry.body.steps[0]).toEqual({
+      number: 1,
+      name: "0001_add_video_tags.sql",
+      statements: ["ALTER TABLE `videos` ADD `tags` text", "CREATE INDEX `idx_videos_tags` ON `videos` (`tags`)"],
+    });
     expect(await ledgerNames(db())).toEqual(["0000_initial_schema.sql"]);
 
     const done = await send("POST", "/admin/migrations/apply", { body: {} });
     expect(done.status).toBe(200);
     expect(done.body).toMatchObject({
-      applied: ["0001_add_video_tags.sql"],
+      applied: shipped.slice(1),
       from: "0000_initial_schema.sql",
-      to: "0001_add_video_tags.sql",
+      to: latestShipped,
     });
     expect(done.body.bookmark).toEqual({
       taken: false,
       reason: "no Time Travel bookmark taken: CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN, D1_DATABASE_ID not configured",
     });
-    expect(await auditRows()).toEqual([
-      expect.objectContaining({
-        action: "migrations.apply",
-        target: "0001_add_video_tags.sql",
-        dry_run: 0,
-        detail: expect.objectContaining({ bookmark: null }),
-      }),
-    ]);
+    expect(await auditRows()).toEqual(
+      shipped.slice(1).map((target) =>
+        expect.objectContaining({
+          action: "migrations.apply",
+          target,
+          dry_run: 0,
+          detail: expect.objectContaining({ bookmark: null, bookmark_note: done.body.bookmark.reason }),
+        }),
+      ),
+    );
   });
 
   it("records the Time Travel bookmark from the Cloudflare API before applying, in the result and the audit row", async () => {
@@ -167,7 +168,7 @@ describe("POST /admin/migrations/apply", () => {
   it("answers bad input with problem+json and changes nothing", async () => {
     const before = await schemaText(db());
     const cases: [unknown, number, string][] = [
-      [{ to: 7 }, 422, "no migration number 7"],
+      [{ to: 8999 }, 422, "no migration number 8999"],
       [{ to: -1 }, 422, "request does not match"],
       [{ to: 1.5 }, 422, "request does not match"],
       [{ to: "1" }, 422, "request does not match"],
@@ -193,32 +194,36 @@ describe("POST /admin/migrations/rollback", () => {
     const unconfirmed = await send("POST", "/admin/migrations/rollback", { body: { to: 0 } });
     expect(unconfirmed.status).toBe(428);
     expect(unconfirmed.type).toBe("application/problem+json");
-    expect(await ledgerNames(db())).toHaveLength(2);
+    expect(await ledgerNames(db())).toEqual(shipped);
 
     const dry = await send("POST", "/admin/migrations/rollback", { body: { to: 0, dryRun: true } });
     expect(dry.status).toBe(200);
-    expect(dry.body.steps[0]).toMatchObject({
+    expect(dry.body.steps.map((step: { name: string }) => step.name)).toEqual(shipped.slice(1).reverse());
+    expect(dry.body.steps.at(-1)).toMatchObject({
       name: "0001_add_video_tags.sql",
       statements: [
         expect.stringMatching(/^-- Rollback of 0001.*\nDROP INDEX IF EXISTS `idx_videos_tags`$/s),
         "ALTER TABLE `videos` DROP COLUMN `tags`",
       ],
     });
-    expect(await ledgerNames(db())).toHaveLength(2);
+    expect(await ledgerNames(db())).toEqual(shipped);
 
     const done = await send("POST", "/admin/migrations/rollback", { body: { to: 0, confirm: true } });
     expect(done.status, JSON.stringify(done.body)).toBe(200);
-    expect(done.body).toMatchObject({ rolled_back: ["0001_add_video_tags.sql"], to: "0000_initial_schema.sql" });
+    expect(done.body).toMatchObject({ rolled_back: shipped.slice(1).reverse(), to: "0000_initial_schema.sql" });
     expect(await ledgerNames(db())).toEqual(["0000_initial_schema.sql"]);
-    expect((await auditRows()).map((row) => [row.action, row.target])).toEqual([
-      ["migrations.rollback", "0001_add_video_tags.sql"],
-    ]);
+    expect((await auditRows()).map((row) => [row.action, row.target])).toEqual(
+      shipped
+        .slice(1)
+        .reverse()
+        .map((name) => ["migrations.rollback", name]),
+    );
   });
 
   it("answers bad input with problem+json and changes nothing", async () => {
     const before = await schemaText(db());
     const cases: [unknown, number][] = [
-      [{ to: 9, confirm: true }, 422],
+      [{ to: 8999, confirm: true }, 422],
       [{ to: -1, confirm: true }, 422],
       [{ confirm: "yes" }, 422],
       [{ to: 0 }, 428],
@@ -241,10 +246,7 @@ describe("POST /admin/migrations/test and GET /admin/migrations/lint", () => {
     expect(res.status).toBe(200);
     expect(res.body.ok).toBe(true);
     expect(res.body.database).toBe("SCRATCH_DB");
-    expect(res.body.migrations.map((entry: { name: string }) => entry.name)).toEqual([
-      "0000_initial_schema.sql",
-      "0001_add_video_tags.sql",
-    ]);
+    expect(res.body.migrations.map((entry: { name: string }) => entry.name)).toEqual(shipped);
     expect((await auditRows()).map((row) => row.action)).toEqual(["migrations.test"]);
     expect((await send("POST", "/admin/migrations/test", { token: "read" })).status).toBe(403);
   });
@@ -252,6 +254,6 @@ describe("POST /admin/migrations/test and GET /admin/migrations/lint", () => {
   it("lints the bundled files", async () => {
     const res = await send("GET", "/admin/migrations/lint", { token: "read" });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ ok: true, files: 2, errors: 0 });
+    expect(res.body).toMatchObject({ ok: true, files: shipped.length, errors: 0 });
   });
 });

@@ -33,10 +33,10 @@ describe("migration round trip (up all, down all, up all) with data present", ()
       "DROP TABLE `videos`",
       "ALTER TABLE `__new_videos` RENAME TO `videos`",
     ].join(";\n--> statement-breakpoint\n");
-    const migrations = await loadMigrations(withExtra({ name: "0002_rebuild_videos.sql", up: rebuild, down: "SELECT 1;" }));
+    const migrations = await loadMigrations(withExtra({ name: "9002_rebuild_videos.sql", up: rebuild, down: "SELECT 1;" }));
     const report = await testMigrationRoundTrip({ ctx: ctx(), d1: scratch(), migrations });
     expect(report.ok).toBe(false);
-    const entry = report.migrations.find((candidate) => candidate.name === "0002_rebuild_videos.sql")!;
+    const entry = report.migrations.find((candidate) => candidate.name === "9002_rebuild_videos.sql")!;
     expect(entry.up?.ok).toBe(false);
     expect(entry.up?.problems.join("\n")).toMatch(/rows: video_context: \d+ of \d+ row\(s\) lost/);
     expect(entry.up?.problems.join("\n")).toMatch(/rows: messages: \d+ of \d+ row\(s\) lost/);
@@ -47,13 +47,13 @@ describe("migration round trip (up all, down all, up all) with data present", ()
   it("fails a down file that does not restore the previous schema", async () => {
     const migrations = await loadMigrations(
       withExtra({
-        name: "0002_video_notes.sql",
+        name: "9002_video_notes.sql",
         up: "ALTER TABLE `videos` ADD `notes` text;--> statement-breakpoint\nCREATE INDEX `idx_videos_notes` ON `videos` (`notes`);",
         down: "DROP INDEX `idx_videos_notes`;",
       }),
     );
     const report = await testMigrationRoundTrip({ ctx: ctx(), d1: scratch(), migrations });
-    const entry = report.migrations.find((candidate) => candidate.name === "0002_video_notes.sql")!;
+    const entry = report.migrations.find((candidate) => candidate.name === "9002_video_notes.sql")!;
     expect(entry.up?.ok).toBe(true);
     expect(entry.down?.ok).toBe(false);
     expect(entry.down?.problems.join("\n")).toContain("schema: table videos differs");
@@ -62,13 +62,13 @@ describe("migration round trip (up all, down all, up all) with data present", ()
   it("fails a down file that loses rows of a table it should leave alone", async () => {
     const migrations = await loadMigrations(
       withExtra({
-        name: "0002_video_notes.sql",
+        name: "9002_video_notes.sql",
         up: "ALTER TABLE `videos` ADD `notes` text;",
         down: "DELETE FROM `messages`;--> statement-breakpoint\nALTER TABLE `videos` DROP COLUMN `notes`;",
       }),
     );
     const report = await testMigrationRoundTrip({ ctx: ctx(), d1: scratch(), migrations });
-    const entry = report.migrations.find((candidate) => candidate.name === "0002_video_notes.sql")!;
+    const entry = report.migrations.find((candidate) => candidate.name === "9002_video_notes.sql")!;
     expect(entry.down?.problems).toEqual([expect.stringMatching(/^rows: messages: \d+ of \d+ row\(s\) lost$/)]);
   });
 });

@@ -1,10 +1,22 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { applyMigrations } from "../../src/migrations/apply.service";
+import { loadMigrations } from "../../src/migrations/catalog";
 import { rollbackMigrations } from "../../src/migrations/rollback.service";
 import { getMigrationStatus } from "../../src/migrations/status.service";
 import { KeeperError } from "../../src/platform/errors";
-import { applyLikeWrangler, checksumRows, contextOn, ledgerNames, schemaText, sourceOn, withExtra } from "./support";
+import {
+  applyLikeWrangler,
+  checksumRows,
+  contextOn,
+  latestShipped,
+  latestShippedNumber,
+  ledgerNames,
+  schemaText,
+  shipped,
+  sourceOn,
+  withExtra,
+} from "./support";
 
 // Every test here starts from an empty database of its own (MIGRATIONS_SERVICE_DB).
 const db = () => env.MIGRATIONS_SERVICE_DB;
@@ -37,49 +49,48 @@ describe("one ledger, two doors", () => {
       .run();
 
     const status = await getMigrationStatus({ ctx: ctx(), source });
-    expect(status.current).toEqual({ number: 1, name: "0001_add_video_tags.sql" });
+    expect(status.current).toEqual({ number: latestShippedNumber, name: latestShipped });
     expect(status.pending).toEqual([]);
     expect(status.drift).toEqual([]);
-    expect(status.applied.map((entry) => [entry.name, entry.checksum.recorded_as, entry.checksum.matches])).toEqual([
-      ["0000_initial_schema.sql", "first_seen", true],
-      ["0001_add_video_tags.sql", "first_seen", true],
-    ]);
+    expect(status.applied.map((entry) => [entry.name, entry.checksum.recorded_as, entry.checksum.matches])).toEqual(
+      shipped.map((name) => [name, "first_seen", true]),
+    );
 
     const result = await rollbackMigrations({ ctx: ctx(), input: { ...rollback, to: 0 }, source });
-    expect(result.rolled_back).toEqual(["0001_add_video_tags.sql"]);
+    expect(result.rolled_back).toEqual(shipped.slice(1).reverse());
     expect(await ledgerNames(db())).toEqual(["0000_initial_schema.sql"]);
     expect((await checksumRows(db())).map((row) => row.name)).toEqual(["0000_initial_schema.sql"]);
     const columns = await db().prepare("SELECT name FROM pragma_table_info('videos')").all<{ name: string }>();
     expect(columns.results.map((column) => column.name)).not.toContain("tags");
     expect(await videoCount()).toBe(1);
 
-    // And wrangler sees it as pending again: its own apply picks 0001 up.
+    // And wrangler sees them as pending again: its own apply picks them up.
     await applyLikeWrangler(db(), env.TEST_MIGRATIONS);
-    expect(await ledgerNames(db())).toEqual(["0000_initial_schema.sql", "0001_add_video_tags.sql"]);
+    expect(await ledgerNames(db())).toEqual(shipped);
   });
 
   it("writes the ledger rows wrangler writes, so wrangler sees keeper's migrations as applied", async () => {
     const source = await sourceOn(db());
     const result = await applyMigrations({ ctx: ctx(), input: apply, source });
-    expect(result.applied).toEqual(["0000_initial_schema.sql", "0001_add_video_tags.sql"]);
+    expect(result.applied).toEqual(shipped);
     const rows = await db().prepare("SELECT id, name, applied_at FROM d1_migrations ORDER BY id").all();
-    expect(rows.results).toEqual([
-      { id: 1, name: "0000_initial_schema.sql", applied_at: "2026-11-20 10:00:00" },
-      { id: 2, name: "0001_add_video_tags.sql", applied_at: "2026-11-20 10:00:00" },
-    ]);
-    expect((await checksumRows(db())).map((row) => row.recorded_as)).toEqual(["applied", "applied"]);
+    expect(rows.results).toEqual(shipped.map((name, index) => ({ id: index + 1, name, applied_at: "2026-11-20 10:00:00" })));
+    expect((await checksumRows(db())).map((row) => row.recorded_as)).toEqual(shipped.map(() => "applied"));
 
     // wrangler's apply would fail re-running 0000 (CREATE TABLE): finding nothing to do proves it reads keeper's rows.
     const before = await schemaText(db());
     await applyLikeWrangler(db(), env.TEST_MIGRATIONS);
     expect(await schemaText(db())).toBe(before);
-    expect(await ledgerNames(db())).toEqual(["0000_initial_schema.sql", "0001_add_video_tags.sql"]);
+    expect(await ledgerNames(db())).toEqual(shipped);
 
     // keeper rolls back what it applied; wrangler re-applies it; keeper reports it as first seen.
     await rollbackMigrations({ ctx: ctx(), input: rollback, source });
     await applyLikeWrangler(db(), env.TEST_MIGRATIONS);
     const status = await getMigrationStatus({ ctx: ctx(), source });
-    expect(status.applied.map((entry) => entry.checksum.recorded_as)).toEqual(["applied", "first_seen"]);
+    expect(status.applied.map((entry) => entry.checksum.recorded_as)).toEqual([
+      ...shipped.slice(0, -1).map(() => "applied"),
+      "first_seen",
+    ]);
     expect(status.drift).toEqual([]);
   });
 });
@@ -91,23 +102,20 @@ describe("apply", () => {
     expect(first.applied).toEqual(["0000_initial_schema.sql"]);
     expect(first.bookmark).toEqual({ taken: false, reason: "not the primary database: no Time Travel bookmark taken" });
     const second = await applyMigrations({ ctx: ctx(), input: apply, source });
-    expect(second.applied).toEqual(["0001_add_video_tags.sql"]);
+    expect(second.applied).toEqual(shipped.slice(1));
     const third = await applyMigrations({ ctx: ctx(), input: apply, source });
     expect(third.applied).toEqual([]);
     expect(third.steps).toEqual([]);
     const audit = await db().prepare("SELECT action, target, actor FROM keeper_audit_log ORDER BY id").all();
-    expect(audit.results).toEqual([
-      { action: "migrations.apply", target: "0000_initial_schema.sql", actor: "test-admin" },
-      { action: "migrations.apply", target: "0001_add_video_tags.sql", actor: "test-admin" },
-    ]);
+    expect(audit.results).toEqual(shipped.map((target) => ({ action: "migrations.apply", target, actor: "test-admin" })));
   });
 
   it("--dry-run returns the exact SQL and changes nothing", async () => {
     const source = await sourceOn(db());
     const before = await schemaText(db());
     const result = await applyMigrations({ ctx: ctx(), input: { ...apply, dryRun: true }, source });
-    expect(result.steps.map((step) => step.name)).toEqual(["0000_initial_schema.sql", "0001_add_video_tags.sql"]);
-    expect(result.steps[1].statements).toEqual(source.migrations[1].upStatements);
+    expect(result.steps.map((step) => step.name)).toEqual(shipped);
+    expect(result.steps.map((step) => step.statements)).toEqual(source.migrations.map((migration) => migration.upStatements));
     expect(result.applied).toEqual([]);
     expect(await schemaText(db())).toBe(before);
   });
@@ -116,9 +124,9 @@ describe("apply", () => {
     const source = await sourceOn(db());
     await applyMigrations({ ctx: ctx(), input: apply, source });
     const before = await schemaText(db());
-    const unknown = await rejection(applyMigrations({ ctx: ctx(), input: { ...apply, to: 7 }, source }));
+    const unknown = await rejection(applyMigrations({ ctx: ctx(), input: { ...apply, to: 8999 }, source }));
     expect(unknown.code).toBe("UNPROCESSABLE");
-    expect(unknown.message).toContain("no migration number 7");
+    expect(unknown.message).toContain("no migration number 8999");
     const behind = await rejection(applyMigrations({ ctx: ctx(), input: { ...apply, to: 0 }, source }));
     expect(behind.code).toBe("CONFLICT");
     expect(await schemaText(db())).toBe(before);
@@ -137,15 +145,15 @@ describe("apply", () => {
       statements[k] = "INSERT INTO `no_such_table` VALUES (1)";
       const source = await sourceOn(
         db(),
-        withExtra({ name: "0002_synthetic.sql", up: statements.join(";\n--> statement-breakpoint\n"), down: "SELECT 1;" }),
+        withExtra({ name: "9002_synthetic.sql", up: statements.join(";\n--> statement-breakpoint\n"), down: "SELECT 1;" }),
       );
-      await applyMigrations({ ctx: ctx(), input: { ...apply, to: 1 }, source });
+      await applyMigrations({ ctx: ctx(), input: { ...apply, to: latestShippedNumber }, source });
       const before = { schema: await schemaText(db()), ledger: await ledgerNames(db()), sums: await checksumRows(db()) };
       const auditBefore = await db().prepare("SELECT count(*) AS n FROM keeper_audit_log").first();
 
       const error = await rejection(applyMigrations({ ctx: ctx(), input: apply, source }));
       expect(error.code).toBe("UNPROCESSABLE");
-      expect(error.message).toContain("0002_synthetic.sql failed and was not applied");
+      expect(error.message).toContain("9002_synthetic.sql failed and was not applied");
       expect({ schema: await schemaText(db()), ledger: await ledgerNames(db()), sums: await checksumRows(db()) }).toEqual(before);
       expect(await db().prepare("SELECT count(*) AS n FROM keeper_audit_log").first()).toEqual(auditBefore);
     });
@@ -155,26 +163,26 @@ describe("apply", () => {
 describe("drift", () => {
   it("reports an edited applied migration, blocks apply, and lets force through", async () => {
     const original = {
-      name: "0002_notes.sql",
+      name: "9002_notes.sql",
       up: "ALTER TABLE `videos` ADD `notes` text;",
       down: "ALTER TABLE `videos` DROP COLUMN `notes`;",
     };
     const extra = {
-      name: "0003_more.sql",
+      name: "9003_more.sql",
       up: "ALTER TABLE `videos` ADD `more` text;",
       down: "ALTER TABLE `videos` DROP COLUMN `more`;",
     };
     const applied = await sourceOn(db(), withExtra(original));
     await applyMigrations({ ctx: ctx(), input: apply, source: applied });
 
-    // Same database, but the shipped 0002 was edited after it ran.
+    // Same database, but the shipped 9002 was edited after it ran.
     const edited = {
-      ...(await sourceOn(env.MIGRATIONS_HTTP_DB, withExtra({ ...original, up: `${original.up}\n-- edited` }, extra))),
-      d1: db(),
+      ...applied,
+      migrations: await loadMigrations(withExtra({ ...original, up: `${original.up}\n-- edited` }, extra)),
     };
     const status = await getMigrationStatus({ ctx: ctx(), source: edited });
     expect(status.ok).toBe(false);
-    expect(status.drift).toEqual([expect.objectContaining({ kind: "checksum_mismatch", name: "0002_notes.sql" })]);
+    expect(status.drift).toEqual([expect.objectContaining({ kind: "checksum_mismatch", name: "9002_notes.sql" })]);
 
     const before = await schemaText(db());
     const refused = await rejection(applyMigrations({ ctx: ctx(), input: apply, source: edited }));
@@ -185,31 +193,31 @@ describe("drift", () => {
     expect(rollbackRefused.code).toBe("CONFLICT");
 
     const forced = await applyMigrations({ ctx: ctx(), input: { ...apply, force: true }, source: edited });
-    expect(forced.applied).toEqual(["0003_more.sql"]);
+    expect(forced.applied).toEqual(["9003_more.sql"]);
     expect(forced.forced_past_drift.map((entry) => entry.kind)).toEqual(["checksum_mismatch"]);
     const audit = await db()
-      .prepare("SELECT detail FROM keeper_audit_log WHERE target = '0003_more.sql'")
+      .prepare("SELECT detail FROM keeper_audit_log WHERE target = '9003_more.sql'")
       .first<{ detail: string }>();
-    expect(JSON.parse(audit!.detail).forced_past_drift).toEqual(["checksum_mismatch 0002_notes.sql"]);
+    expect(JSON.parse(audit!.detail).forced_past_drift).toEqual(["checksum_mismatch 9002_notes.sql"]);
   });
 
   it("reports a ledger row with no file and a never-applied file older than the newest applied one", async () => {
-    const source = await sourceOn(db(), withExtra({ name: "0003_late.sql", up: "SELECT 1;", down: "SELECT 1;" }));
+    const source = await sourceOn(db(), withExtra({ name: "9003_late.sql", up: "SELECT 1;", down: "SELECT 1;" }));
     await applyMigrations({ ctx: ctx(), input: apply, source });
-    await db().prepare("INSERT INTO d1_migrations (name) VALUES ('0005_gone.sql')").run();
+    await db().prepare("INSERT INTO d1_migrations (name) VALUES ('9005_gone.sql')").run();
     const withMissingOlder = {
       ...source,
-      migrations: [
-        ...source.migrations,
-        ...(
-          await sourceOn(env.MIGRATIONS_HTTP_DB, withExtra({ name: "0002_forgotten.sql", up: "SELECT 2;", down: "SELECT 2;" }))
-        ).migrations.filter((m) => m.number === 2),
-      ].sort((a, b) => a.number - b.number),
+      migrations: await loadMigrations(
+        withExtra(
+          { name: "9002_forgotten.sql", up: "SELECT 2;", down: "SELECT 2;" },
+          { name: "9003_late.sql", up: "SELECT 1;", down: "SELECT 1;" },
+        ),
+      ),
     };
     const status = await getMigrationStatus({ ctx: ctx(), source: withMissingOlder });
     expect(status.drift.map((entry) => `${entry.kind} ${entry.name}`)).toEqual([
-      "missing_file 0005_gone.sql",
-      "out_of_order 0002_forgotten.sql",
+      "missing_file 9005_gone.sql",
+      "out_of_order 9002_forgotten.sql",
     ]);
   });
 });
@@ -217,9 +225,9 @@ describe("drift", () => {
 describe("rollback", () => {
   it("rolls back down to and including --to remaining applied, newest first, keeping rows", async () => {
     const files = withExtra(
-      { name: "0002_notes.sql", up: "ALTER TABLE `videos` ADD `notes` text;", down: "ALTER TABLE `videos` DROP COLUMN `notes`;" },
+      { name: "9002_notes.sql", up: "ALTER TABLE `videos` ADD `notes` text;", down: "ALTER TABLE `videos` DROP COLUMN `notes`;" },
       {
-        name: "0003_labels.sql",
+        name: "9003_labels.sql",
         up: "CREATE TABLE `labels` (`id` integer PRIMARY KEY, `video_id` text REFERENCES `videos`(`id`) ON DELETE cascade);",
         down: "DROP TABLE `labels`;",
       },
@@ -232,55 +240,58 @@ describe("rollback", () => {
       )
       .run();
 
-    const plan = await rollbackMigrations({ ctx: ctx(), input: { ...rollback, to: 1, dryRun: true, confirm: false }, source });
-    expect(plan.steps.map((step) => step.name)).toEqual(["0003_labels.sql", "0002_notes.sql"]);
+    const plan = await rollbackMigrations({
+      ctx: ctx(),
+      input: { ...rollback, to: latestShippedNumber, dryRun: true, confirm: false },
+      source,
+    });
+    expect(plan.steps.map((step) => step.name)).toEqual(["9003_labels.sql", "9002_notes.sql"]);
     expect(plan.steps[0].statements).toEqual(["DROP TABLE `labels`"]);
-    expect(plan.to).toBe("0001_add_video_tags.sql");
-    expect(await ledgerNames(db())).toHaveLength(4);
+    expect(plan.to).toBe(latestShipped);
+    expect(await ledgerNames(db())).toHaveLength(shipped.length + 2);
 
     const unconfirmed = await rejection(
-      rollbackMigrations({ ctx: ctx(), input: { ...rollback, to: 1, confirm: false }, source }),
+      rollbackMigrations({ ctx: ctx(), input: { ...rollback, to: latestShippedNumber, confirm: false }, source }),
     );
     expect(unconfirmed.code).toBe("CONFIRMATION_REQUIRED");
-    expect(await ledgerNames(db())).toHaveLength(4);
+    expect(await ledgerNames(db())).toHaveLength(shipped.length + 2);
 
-    const done = await rollbackMigrations({ ctx: ctx(), input: { ...rollback, to: 1 }, source });
-    expect(done.rolled_back).toEqual(["0003_labels.sql", "0002_notes.sql"]);
-    expect(await ledgerNames(db())).toEqual(["0000_initial_schema.sql", "0001_add_video_tags.sql"]);
+    const done = await rollbackMigrations({ ctx: ctx(), input: { ...rollback, to: latestShippedNumber }, source });
+    expect(done.rolled_back).toEqual(["9003_labels.sql", "9002_notes.sql"]);
+    expect(await ledgerNames(db())).toEqual(shipped);
     expect(await videoCount()).toBe(1);
     const audit = await db()
       .prepare("SELECT target FROM keeper_audit_log WHERE action = 'migrations.rollback' ORDER BY id")
       .all();
-    expect(audit.results).toEqual([{ target: "0003_labels.sql" }, { target: "0002_notes.sql" }]);
+    expect(audit.results).toEqual([{ target: "9003_labels.sql" }, { target: "9002_notes.sql" }]);
 
     // Safe to repeat: already there.
-    const again = await rollbackMigrations({ ctx: ctx(), input: { ...rollback, to: 1 }, source });
+    const again = await rollbackMigrations({ ctx: ctx(), input: { ...rollback, to: latestShippedNumber }, source });
     expect(again.rolled_back).toEqual([]);
   });
 
   it("never rolls back the first migration, and refuses unknown versions", async () => {
     const source = await sourceOn(db());
-    await applyMigrations({ ctx: ctx(), input: apply, source });
-    await rollbackMigrations({ ctx: ctx(), input: rollback, source });
+    await applyMigrations({ ctx: ctx(), input: { ...apply, to: 0 }, source });
     const first = await rejection(rollbackMigrations({ ctx: ctx(), input: rollback, source }));
     expect(first.code).toBe("CONFLICT");
     expect(first.message).toContain("first migration is never rolled back");
-    const unknown = await rejection(rollbackMigrations({ ctx: ctx(), input: { ...rollback, to: 9 }, source }));
+    const unknown = await rejection(rollbackMigrations({ ctx: ctx(), input: { ...rollback, to: 8999 }, source }));
     expect(unknown.code).toBe("UNPROCESSABLE");
     expect(await ledgerNames(db())).toEqual(["0000_initial_schema.sql"]);
   });
 
   it("refuses when a down file is missing or an unfilled scaffold, changing nothing", async () => {
-    for (const down of [null, "-- keeper:unfilled-down: write the statements that undo 0002\n"]) {
+    for (const down of [null, "-- keeper:unfilled-down: write the statements that undo 9002\n"]) {
       const source = await sourceOn(
         db(),
-        withExtra({ name: "0002_notes.sql", up: "ALTER TABLE `videos` ADD `notes` text;", down }),
+        withExtra({ name: "9002_notes.sql", up: "ALTER TABLE `videos` ADD `notes` text;", down }),
       );
       await applyMigrations({ ctx: ctx(), input: apply, source });
       const before = { schema: await schemaText(db()), ledger: await ledgerNames(db()) };
       const refused = await rejection(rollbackMigrations({ ctx: ctx(), input: { ...rollback, to: 0 }, source }));
       expect(refused.code).toBe("UNPROCESSABLE");
-      expect(refused.message).toContain("0002_notes.sql");
+      expect(refused.message).toContain("9002_notes.sql");
       expect({ schema: await schemaText(db()), ledger: await ledgerNames(db()) }).toEqual(before);
     }
   });
@@ -289,7 +300,7 @@ describe("rollback", () => {
     const source = await sourceOn(
       db(),
       withExtra({
-        name: "0002_notes.sql",
+        name: "9002_notes.sql",
         up: "ALTER TABLE `videos` ADD `notes` text;",
         down: "ALTER TABLE `videos` DROP COLUMN `notes`;--> statement-breakpoint\nDROP TABLE `no_such_table`;",
       }),

@@ -24,6 +24,15 @@ export function contextOn(d1: D1Database, deps: { fetch?: typeof fetch; env?: Re
 
 export const bundled = () => loadMigrations(bundledMigrationFiles);
 
+/**
+ * The shipped migrations' names, oldest first. Tests say "every shipped migration" through these
+ * rather than naming files, so migrations other branches add do not break them; synthetic
+ * migrations are numbered 9000 and up for the same reason.
+ */
+export const shipped = bundledMigrationFiles.filter((file) => file.up !== null).map((file) => file.name);
+export const latestShipped = shipped.at(-1)!;
+export const latestShippedNumber = Number.parseInt(latestShipped, 10);
+
 export async function sourceOn(d1: D1Database, files?: MigrationFile[]): Promise<MigrationSource> {
   await resetDatabase(d1);
   const migrations: Migration[] = files ? await loadMigrations(files) : await bundled();
