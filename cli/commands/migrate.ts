@@ -103,21 +103,22 @@ export function registerMigrate(program: Command, context: CommandContext) {
               ["applied", status.applied.length],
               ["pending", status.pending.length],
             ]),
-            "",
             table(
               ["applied", "at", "checksum"],
               status.applied.map((entry) => [entry.name, entry.applied_at, checksumState(entry)]),
             ),
             status.pending.length > 0
-              ? `\n${table(
+              ? table(
                   ["pending", "down file"],
                   status.pending.map((entry) => [entry.name, entry.down_ready ? "ready" : "MISSING"]),
-                )}`
+                )
               : "",
             status.drift.length > 0
-              ? `\nDRIFT:\n${status.drift.map((entry) => `  ${entry.kind}: ${entry.detail}`).join("\n")}`
+              ? `DRIFT:\n${status.drift.map((entry) => `  ${entry.kind}: ${entry.detail}`).join("\n")}`
               : "",
-          ].join("\n"),
+          ]
+            .filter((part) => part !== "")
+            .join("\n\n"),
         );
       }
       if (!status.ok)
@@ -188,7 +189,7 @@ export function registerMigrate(program: Command, context: CommandContext) {
               ["migration", "up", "down", "up again"],
               report.migrations.map((entry) => [entry.name, cell(entry.up), cell(entry.down), cell(entry.reup)]),
             ),
-            problems.length > 0 ? `\n${problems.join("\n")}` : "",
+            ...problems,
           ].join("\n");
         });
       }
