@@ -29,7 +29,8 @@ async function operations(): Promise<Operation[]> {
 
 const concrete = (path: string) => path.replaceAll(/\{[^}]+\}/g, "auth-probe");
 const lowerTokens: Record<Operation["scope"], TokenName[]> = { public: [], read: [], write: ["read"], admin: ["read", "write"] };
-const sufficientToken: Record<Exclude<Operation["scope"], "public">, TokenName> = {
+const sufficientToken: Record<Operation["scope"], TokenName | null> = {
+  public: null,
   read: "read",
   write: "write",
   admin: "admin",
