@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { unstable_readConfig } from "wrangler";
 
 export const testTokens = {
   KEEPER_READ_TOKEN: "test-read-token-0123456789",
@@ -18,12 +19,13 @@ export default defineConfig(async () => {
       encoding: "utf8",
     }),
   ) as string[];
+  const wranglerCrons = unstable_readConfig({ config: path.join(import.meta.dirname, "wrangler.toml") }).triggers.crons ?? [];
   return {
     plugins: [
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
-          bindings: { ...testTokens, KEEPER_ENV: "test", TEST_MIGRATIONS: migrations, SCHEMA_DRIFT: schemaDrift },
+          bindings: { ...testTokens, KEEPER_ENV: "test", TEST_MIGRATIONS: migrations, SCHEMA_DRIFT: schemaDrift, WRANGLER_CRONS: wranglerCrons },
         },
       }),
     ],

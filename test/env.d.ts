@@ -5,6 +5,7 @@ declare global {
     interface Env {
       TEST_MIGRATIONS: D1Migration[];
       SCHEMA_DRIFT: string[];
+      WRANGLER_CRONS: string[];
     }
   }
 }
