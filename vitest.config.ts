@@ -25,13 +25,20 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
-          bindings: { ...testTokens, KEEPER_ENV: "test", TEST_MIGRATIONS: migrations, SCHEMA_DRIFT: schemaDrift, WRANGLER_CRONS: wranglerCrons },
+          bindings: {
+            ...testTokens,
+            KEEPER_ENV: "test",
+            TEST_MIGRATIONS: migrations,
+            SCHEMA_DRIFT: schemaDrift,
+            WRANGLER_CRONS: wranglerCrons,
+          },
         },
       }),
     ],
     test: {
       include: ["test/**/*.test.ts"],
-      exclude: ["test/e2e/**"],
+      // test/cli runs under Node (node --test), test/e2e in a real browser: neither belongs in workerd.
+      exclude: ["test/e2e/**", "test/cli/**"],
       setupFiles: ["./test/support/apply-migrations.ts"],
       testTimeout: 30_000,
     },
