@@ -110,19 +110,17 @@ function bodyArbitrary(operation: OpenApiOperation, document: OpenApiDocument): 
         })
     : undefined;
   const valid = example
-    ? fc
-        .string({ minLength: 1, maxLength: 8 })
-        .map(
-          (suffix): Body => ({
-            kind: "json",
-            value: Object.fromEntries(
-              Object.entries(example).map(([key, value]) => [
-                key,
-                typeof value === "string" && key.includes("path") ? `${value}.${suffix}` : value,
-              ]),
-            ),
-          }),
-        )
+    ? fc.string({ minLength: 1, maxLength: 8 }).map(
+        (suffix): Body => ({
+          kind: "json",
+          value: Object.fromEntries(
+            Object.entries(example).map(([key, value]) => [
+              key,
+              typeof value === "string" && key.includes("path") ? `${value}.${suffix}` : value,
+            ]),
+          ),
+        }),
+      )
     : undefined;
   return fc.oneof(
     ...(valid && mutated
