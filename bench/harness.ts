@@ -88,6 +88,10 @@ export async function startWranglerDev(options: {
   persistTo: string;
   vars?: Record<string, string>;
   timeoutMs?: number;
+  /** Another wrangler config (another Worker); default: the project's wrangler.toml. */
+  config?: string;
+  /** What to poll until it answers 2xx; default /healthz. */
+  readyPath?: string;
 }): Promise<DevServer> {
   ensureDevVars();
   const args = [
@@ -101,6 +105,7 @@ export async function startWranglerDev(options: {
     "--log-level",
     "warn",
   ];
+  if (options.config) args.push("--config", options.config);
   for (const [key, value] of Object.entries(options.vars ?? {})) args.push("--var", `${key}:${value}`);
   const child = spawn(bin("wrangler"), args, {
     cwd: root,
@@ -143,7 +148,7 @@ export async function startWranglerDev(options: {
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}`);
     try {
-      const response = await fetch(`${url}/healthz`);
+      const response = await fetch(`${url}${options.readyPath ?? "/healthz"}`);
       if (response.ok) return server;
     } catch {
       // not listening yet
