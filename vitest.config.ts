@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { unstable_readConfig } from "wrangler";
 import { readMigrationFiles } from "./scripts/migration-files.ts";
 
 export const testTokens = {
@@ -21,6 +22,7 @@ export default defineConfig(async () => {
       encoding: "utf8",
     }),
   ) as string[];
+  const wranglerCrons = unstable_readConfig({ config: path.join(import.meta.dirname, "wrangler.toml") }).triggers.crons ?? [];
   return {
     plugins: [
       cloudflareTest({
@@ -32,6 +34,7 @@ export default defineConfig(async () => {
             TEST_MIGRATIONS: migrations,
             SCHEMA_DRIFT: schemaDrift,
             MIGRATION_FILES_ON_DISK: migrationFilesOnDisk,
+            WRANGLER_CRONS: wranglerCrons,
           },
           // Databases of their own for the migration tests, which create and drop whole schemas.
           d1Databases: {
@@ -44,7 +47,8 @@ export default defineConfig(async () => {
     ],
     test: {
       include: ["test/**/*.test.ts"],
-      exclude: ["test/e2e/**"],
+      // test/cli runs under Node (node --test), test/e2e in a real browser: neither belongs in workerd.
+      exclude: ["test/e2e/**", "test/cli/**"],
       setupFiles: ["./test/support/apply-migrations.ts"],
       testTimeout: 30_000,
     },

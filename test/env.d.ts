@@ -9,6 +9,7 @@ declare global {
       MIGRATIONS_SERVICE_DB: D1Database;
       MIGRATIONS_HTTP_DB: D1Database;
       MIGRATIONS_ROUND_TRIP_DB: D1Database;
+      WRANGLER_CRONS: string[];
     }
   }
 }

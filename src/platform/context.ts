@@ -49,7 +49,11 @@ export function createContext(
     media: env.MEDIA,
     now,
     principal: fields.principal ?? anonymous,
-    logger: createLogger({ requestId: fields.requestId }),
+    logger: createLogger({ requestId: fields.requestId }, [
+      ...config.KEEPER_READ_TOKEN,
+      ...config.KEEPER_WRITE_TOKEN,
+      ...config.KEEPER_ADMIN_TOKEN,
+    ]),
     fetch: deps.fetch ?? ((input, init) => fetch(input, init)),
   };
 }
