@@ -1,5 +1,7 @@
+import { acquireLease, releaseLease } from "../maintenance/lease";
 import { recordAudit } from "../platform/audit";
 import type { AppContext } from "../platform/context";
+import { KeeperError } from "../platform/errors";
 import { applyMigrations } from "./apply.service";
 import { bundledMigrationFiles } from "./bundle.generated";
 import { loadMigrations, type Migration } from "./catalog";
@@ -41,6 +43,37 @@ export async function testMigrationRoundTrip({
   migrations?: Migration[];
   d1?: D1Database;
 }) {
+  const holder = `migrations.test:${crypto.randomUUID()}`;
+  const leased = await takeScratchLease(ctx, holder);
+  try {
+    return await runRoundTrip({ ctx, migrations, d1 });
+  } finally {
+    if (leased) await releaseLease({ ctx, input: { name: scratchLeaseName, holder } });
+  }
+}
+
+/**
+ * SCRATCH_DB is shared with the backups area's restore drills: whoever wipes it holds this lease
+ * (in the app database's keeper_leases) for the duration. A database not migrated yet has no lease
+ * table; then there is nothing else running keeper jobs against it either.
+ */
+export const scratchLeaseName = "scratch-db";
+
+async function takeScratchLease(ctx: AppContext, holder: string): Promise<boolean> {
+  const table = await ctx.d1
+    .prepare("SELECT 1 AS found FROM sqlite_schema WHERE type = 'table' AND name = 'keeper_leases'")
+    .first();
+  if (!table) return false;
+  if (!(await acquireLease({ ctx, input: { name: scratchLeaseName, holder, ttlMs: 10 * 60_000 } }))) {
+    throw new KeeperError(
+      "LOCKED",
+      "SCRATCH_DB is in use (a migration test or a restore drill holds its lease); try again when it finishes",
+    );
+  }
+  return true;
+}
+
+async function runRoundTrip({ ctx, migrations, d1 }: { ctx: AppContext; migrations?: Migration[]; d1?: D1Database }) {
   const list = migrations ?? (await loadMigrations(bundledMigrationFiles));
   const scratch = d1 ?? ctx.env.SCRATCH_DB;
   const source: MigrationSource = { d1: scratch, migrations: list, primary: false };

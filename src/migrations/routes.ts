@@ -162,8 +162,8 @@ export const testMigrationsRoute = keeperRoute({
   scope: "admin",
   tags: ["migrations"],
   summary: "Round trip (up all, down all, up all) on the SCRATCH_DB database with data loaded",
-  description: "Wipes SCRATCH_DB first. Never touches DB.",
-  responses: { 200: json("Per-migration report", TestResult) },
+  description: "Wipes SCRATCH_DB first (holding the `scratch-db` lease). Never touches DB's schema.",
+  responses: { 200: json("Per-migration report", TestResult), 423: problems[423] },
 });
 
 export const lintMigrationsRoute = keeperRoute({

@@ -251,6 +251,19 @@ describe("POST /admin/migrations/test and GET /admin/migrations/lint", () => {
     expect((await send("POST", "/admin/migrations/test", { token: "read" })).status).toBe(403);
   });
 
+  it("refuses with 423 while another run holds the SCRATCH_DB lease, and releases its own", async () => {
+    await db()
+      .prepare("INSERT INTO keeper_leases (name, holder, acquired_at, expires_at) VALUES ('scratch-db', 'backups.drill:x', ?, ?)")
+      .bind(Date.now(), Date.now() + 60_000)
+      .run();
+    const busy = await send("POST", "/admin/migrations/test");
+    expect(busy.status).toBe(423);
+    expect(busy.type).toBe("application/problem+json");
+    await db().prepare("DELETE FROM keeper_leases").run();
+    expect((await send("POST", "/admin/migrations/test")).status).toBe(200);
+    expect(await db().prepare("SELECT count(*) AS n FROM keeper_leases").first()).toEqual({ n: 0 });
+  });
+
   it("lints the bundled files", async () => {
     const res = await send("GET", "/admin/migrations/lint", { token: "read" });
     expect(res.status).toBe(200);

@@ -5,8 +5,8 @@ import { testMigrationRoundTrip } from "../../src/migrations/round-trip.service"
 import { bundled, contextOn, withExtra } from "./support";
 
 const scratch = () => env.MIGRATIONS_ROUND_TRIP_DB;
-// The audit summary goes to the "app" database; here that is the service-test database's twin.
-const ctx = () => contextOn(env.MIGRATIONS_ROUND_TRIP_DB);
+// The audit summary and the scratch lease live in the app database (this file's own copy of DB).
+const ctx = () => contextOn(env.DB);
 
 describe("migration round trip (up all, down all, up all) with data present", () => {
   it("passes for every shipped migration", async () => {
