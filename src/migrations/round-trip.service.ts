@@ -76,6 +76,9 @@ async function takeScratchLease(ctx: AppContext, holder: string): Promise<boolea
 async function runRoundTrip({ ctx, migrations, d1 }: { ctx: AppContext; migrations?: Migration[]; d1?: D1Database }) {
   const list = migrations ?? (await loadMigrations(bundledMigrationFiles));
   const scratch = d1 ?? ctx.env.SCRATCH_DB;
+  if (scratch === ctx.env.DB || scratch === ctx.d1) {
+    throw new KeeperError("INTERNAL", "SCRATCH_DB is bound to the app database; the round trip wipes it, so it refuses to run");
+  }
   const source: MigrationSource = { d1: scratch, migrations: list, primary: false };
   const report: MigrationRoundTrip[] = list.map((migration) => ({ name: migration.name, up: null, down: null, reup: null }));
   await resetDatabase(scratch);
