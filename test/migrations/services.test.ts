@@ -95,6 +95,17 @@ describe("one ledger, two doors", () => {
   });
 });
 
+describe("status", () => {
+  it("reports an unmigrated database as version none with everything pending, and writes nothing", async () => {
+    const source = await sourceOn(db());
+    const before = await schemaText(db());
+    const status = await getMigrationStatus({ ctx: ctx(), source });
+    expect(status).toMatchObject({ ok: true, current: null, applied: [], drift: [] });
+    expect(status.pending.map((entry) => entry.name)).toEqual(shipped);
+    expect(await schemaText(db())).toBe(before);
+  });
+});
+
 describe("apply", () => {
   it("applies up to and including --to, and is safe to repeat", async () => {
     const source = await sourceOn(db());
