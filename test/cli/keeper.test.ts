@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -8,12 +7,12 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CliError, resolveToken } from "../../cli/client.ts";
 import { confirmOrExit } from "../../cli/confirm.ts";
+import { runKeeper } from "./run-keeper.ts";
 
 /**
  * The CLI against a stand-in HTTP server on loopback: what it sends, what it prints, and the exit
  * codes scripts rely on (0 success, 1 failure, 2 usage).
  */
-const keeper = path.resolve(import.meta.dirname, "../../cli/keeper.ts");
 
 interface Seen {
   method: string;
@@ -66,23 +65,7 @@ function reply(req: IncomingMessage): { status: number; body: unknown; type?: st
   };
 }
 
-function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [keeper, ...args], {
-      env: { PATH: process.env.PATH ?? "", ...env } as unknown as NodeJS.ProcessEnv,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const run = (args: string[], env: Record<string, string> = {}) => runKeeper(args, env);
 
 before(async () => {
   server = createServer((req, res) => {

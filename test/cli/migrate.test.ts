@@ -1,15 +1,13 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
+import { runKeeper } from "./run-keeper.ts";
 
 /**
  * `keeper migrate …` against a stand-in admin API on loopback: the requests it sends (dry run before
  * a destructive rollback, confirm only after --yes), what it prints, and its exit codes.
  */
-const keeper = path.resolve(import.meta.dirname, "../../cli/keeper.ts");
 
 interface Seen {
   method: string;
@@ -36,23 +34,7 @@ const plan = (overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 });
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [keeper, "--url", base, "--token", "t0k3n-for-tests", ...args], {
-      env: { PATH: process.env.PATH ?? "" } as unknown as NodeJS.ProcessEnv,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const run = (args: string[]) => runKeeper(["--url", base, "--token", "t0k3n-for-tests", ...args]);
 
 before(async () => {
   server = createServer((req, res) => {
