@@ -6,6 +6,7 @@ import { bundledMigrationFiles } from "./bundle.generated";
 import { lintMigrationFiles } from "./lint";
 import { rollbackMigrations } from "./rollback.service";
 import { testMigrationRoundTrip } from "./round-trip.service";
+import { withSchemaLock } from "./schema-lock";
 import { getMigrationStatus } from "./status.service";
 
 const migrationNumber = z
@@ -124,6 +125,7 @@ export const applyMigrationsRoute = keeperRoute({
   responses: {
     200: json("What was applied (or would be, for a dry run)", ApplyResult),
     409: problems[409],
+    423: problems[423],
     413: problems[413],
     422: problems[422],
   },
@@ -150,6 +152,7 @@ export const rollbackMigrationsRoute = keeperRoute({
   responses: {
     200: json("What was rolled back (or would be, for a dry run)", RollbackResult),
     409: problems[409],
+    423: problems[423],
     413: problems[413],
     422: problems[422],
     428: problems[428],
@@ -177,12 +180,18 @@ export const lintMigrationsRoute = keeperRoute({
 
 export function registerMigrationRoutes(app: OpenAPIHono<KeeperEnv>) {
   app.openapi(migrationStatusRoute, async (c) => c.json(await getMigrationStatus({ ctx: c.get("ctx") }), 200));
-  app.openapi(applyMigrationsRoute, async (c) =>
-    c.json(await applyMigrations({ ctx: c.get("ctx"), input: c.req.valid("json") }), 200),
-  );
-  app.openapi(rollbackMigrationsRoute, async (c) =>
-    c.json(await rollbackMigrations({ ctx: c.get("ctx"), input: c.req.valid("json") }), 200),
-  );
+  app.openapi(applyMigrationsRoute, async (c) => {
+    const ctx = c.get("ctx");
+    const input = c.req.valid("json");
+    const run = () => applyMigrations({ ctx, input });
+    return c.json(input.dryRun ? await run() : await withSchemaLock(ctx, run), 200);
+  });
+  app.openapi(rollbackMigrationsRoute, async (c) => {
+    const ctx = c.get("ctx");
+    const input = c.req.valid("json");
+    const run = () => rollbackMigrations({ ctx, input });
+    return c.json(input.dryRun ? await run() : await withSchemaLock(ctx, run), 200);
+  });
   app.openapi(testMigrationsRoute, async (c) => c.json(await testMigrationRoundTrip({ ctx: c.get("ctx") }), 200));
   app.openapi(lintMigrationsRoute, (c) => c.json(lintMigrationFiles(bundledMigrationFiles), 200));
 }

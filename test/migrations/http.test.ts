@@ -220,6 +220,37 @@ describe("POST /admin/migrations/rollback", () => {
     );
   });
 
+  it("refuses with 423 while another schema change holds the lock, and changes nothing", async () => {
+    const holder = "schema:someone-else";
+    await db()
+      .prepare("INSERT INTO keeper_leases (name, holder, acquired_at, expires_at) VALUES ('migrations', ?, 0, ?)")
+      .bind(holder, Date.parse("2030-01-01"))
+      .run();
+    const before = await schemaText(db());
+    const rollback = await send("POST", "/admin/migrations/rollback", { body: { to: 0, confirm: true } });
+    expect(rollback.status).toBe(423);
+    expect((await send("POST", "/admin/migrations/apply", { body: {} })).status).toBe(423);
+    expect(await schemaText(db())).toBe(before);
+    expect(await ledgerNames(db())).toEqual(shipped);
+    // A dry run reads only, so it is not blocked.
+    expect((await send("POST", "/admin/migrations/rollback", { body: { to: 0, dryRun: true } })).status).toBe(200);
+  });
+
+  it("two rollbacks at once: one runs, the other is refused, the ledger ends consistent", async () => {
+    const [first, second] = await Promise.all([
+      send("POST", "/admin/migrations/rollback", { body: { to: 0, confirm: true } }),
+      send("POST", "/admin/migrations/rollback", { body: { to: 0, confirm: true } }),
+    ]);
+    // The loser is refused by the lock (423) or, had the winner already finished, finds nothing
+    // left to roll back (409); it never runs a down file a second time.
+    const statuses = [first.status, second.status].sort();
+    expect(statuses[0]).toBe(200);
+    expect([409, 423]).toContain(statuses[1]);
+    expect(await ledgerNames(db())).toEqual(["0000_initial_schema.sql"]);
+    const lease = await db().prepare("SELECT count(*) AS n FROM keeper_leases WHERE name = 'migrations'").first<{ n: number }>();
+    expect(lease?.n).toBe(0);
+  });
+
   it("answers bad input with problem+json and changes nothing", async () => {
     const before = await schemaText(db());
     const cases: [unknown, number][] = [
