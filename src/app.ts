@@ -3,6 +3,7 @@ import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
+import { registerArchivalRoutes } from "./archival/routes";
 import { registerMigrationRoutes } from "./migrations/routes";
 import { accessKeySetFor, anonymous, type Principal, principalFromAccessJwt, principalFromBearer } from "./platform/auth";
 import { type KeeperConfig, parseConfig } from "./platform/config";
@@ -68,6 +69,7 @@ export function createApp(deps: AppDependencies = {}) {
   registerSystemRoutes(app);
   registerDataApi(app);
   registerMigrationRoutes(app);
+  registerArchivalRoutes(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -1,7 +1,10 @@
+import { retentionJob } from "../archival/jobs";
 import type { MaintenanceJob } from "./scheduled";
 
 /**
  * cron expression (exactly as written in wrangler.toml [triggers]) → the jobs it runs, in order.
  * A test checks that every cron in wrangler.toml has jobs here and every key here is in wrangler.toml.
  */
-export const jobsByCron: Record<string, MaintenanceJob[]> = {};
+export const jobsByCron: Record<string, MaintenanceJob[]> = {
+  "30 3 * * *": [retentionJob],
+};

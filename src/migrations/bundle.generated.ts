@@ -2,11 +2,14 @@
 // `npm run db:generate` (or `npm run db:bundle`) rewrites it, and a test fails when it is stale.
 import up0000 from "../../drizzle/0000_initial_schema.sql";
 import up0001 from "../../drizzle/0001_add_video_tags.sql";
+import up0002 from "../../drizzle/0002_archival_tables.sql";
 import down0000 from "../../drizzle/down/0000_initial_schema.sql";
 import down0001 from "../../drizzle/down/0001_add_video_tags.sql";
+import down0002 from "../../drizzle/down/0002_archival_tables.sql";
 import type { MigrationFile } from "./catalog";
 
 export const bundledMigrationFiles: readonly MigrationFile[] = [
   { name: "0000_initial_schema.sql", up: up0000, down: down0000 },
   { name: "0001_add_video_tags.sql", up: up0001, down: down0001 },
+  { name: "0002_archival_tables.sql", up: up0002, down: down0002 },
 ];

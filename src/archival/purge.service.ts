@@ -1,0 +1,105 @@
+import { auditStatement } from "../platform/audit";
+import type { AppContext } from "../platform/context";
+import { KeeperError, notFound } from "../platform/errors";
+import { findVideoRow } from "../videos/videos.service";
+import { deletePrefix, listAllKeys, mediaPrefix } from "./media";
+
+/** Rows per DELETE: far under Cloudflare's advice of ≤ 10k rows per statement and D1's 30 s limit. */
+export const PURGE_CHUNK_ROWS = 5000;
+
+export interface PurgeCounts {
+  videos: number;
+  video_context: number;
+  memory: number;
+  conversations: number;
+  messages: number;
+}
+
+export async function countVideoRows(ctx: AppContext, videoId: string): Promise<PurgeCounts> {
+  const row = await ctx.d1
+    .prepare(
+      `SELECT
+         (SELECT count(*) FROM videos WHERE id = ?1) AS videos,
+         (SELECT count(*) FROM video_context WHERE video_id = ?1) AS video_context,
+         (SELECT count(*) FROM memory WHERE video_id = ?1) AS memory,
+         (SELECT count(*) FROM conversations WHERE video_id = ?1) AS conversations,
+         (SELECT count(*) FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE video_id = ?1)) AS messages`,
+    )
+    .bind(videoId)
+    .first<PurgeCounts>();
+  return row as PurgeCounts;
+}
+
+/**
+ * Children go first, in chunks, so no single statement (nor the cascade behind it) has to delete
+ * a hundred thousand rows. Each chunk is its own statement: if the Worker stops midway the video is
+ * still soft-deleted and selected again, and the next run finishes the job.
+ */
+const childDeletes = [
+  "DELETE FROM messages WHERE rowid IN (SELECT m.rowid FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.video_id = ? LIMIT ?)",
+  "DELETE FROM conversations WHERE rowid IN (SELECT rowid FROM conversations WHERE video_id = ? LIMIT ?)",
+  "DELETE FROM memory WHERE rowid IN (SELECT rowid FROM memory WHERE video_id = ? LIMIT ?)",
+  "DELETE FROM video_context WHERE rowid IN (SELECT rowid FROM video_context WHERE video_id = ? LIMIT ?)",
+];
+
+export interface PurgeResult {
+  id: string;
+  dryRun: boolean;
+  counts: PurgeCounts;
+  media: { keys: string[]; deleted: number; error: string | null };
+}
+
+/**
+ * Permanently deletes a video and everything that belongs to it: its rows in D1 and its files in
+ * MEDIA. D1 goes first — the video row and the audit row in one batch — because that is what the
+ * data API serves; then the files. If R2 fails, the files stay behind as orphans (the video no
+ * longer exists) and the orphan cleanup removes them; the result says so.
+ */
+export async function purgeVideo({
+  ctx,
+  input,
+}: {
+  ctx: AppContext;
+  input: { id: string; dryRun: boolean; confirm: boolean; force?: boolean; reason?: string };
+}): Promise<PurgeResult> {
+  const row = await findVideoRow({ ctx, input });
+  if (!row) throw notFound(`Video '${input.id}'`);
+  if (row.deletedAt === null && !input.force) {
+    throw new KeeperError("CONFLICT", `Video '${input.id}' is live; soft-delete it first (or pass force: true)`);
+  }
+  const counts = await countVideoRows(ctx, input.id);
+  const keys = await listAllKeys(ctx.media, mediaPrefix(input.id));
+  if (input.dryRun) return { id: input.id, dryRun: true, counts, media: { keys, deleted: 0, error: null } };
+  if (!input.confirm) {
+    throw new KeeperError("CONFIRMATION_REQUIRED", "Permanent delete needs confirm: true (try dryRun: true first)");
+  }
+
+  for (const sql of childDeletes) {
+    for (;;) {
+      const result = await ctx.d1.prepare(sql).bind(input.id, PURGE_CHUNK_ROWS).run();
+      if (result.meta.changes < PURGE_CHUNK_ROWS) break;
+    }
+  }
+  await ctx.d1.batch([
+    ctx.d1.prepare("DELETE FROM videos WHERE id = ?").bind(input.id),
+    auditStatement(
+      ctx,
+      {
+        action: "archival.purge",
+        target: input.id,
+        detail: { ...counts, media_keys: keys.length, reason: input.reason ?? "manual" },
+      },
+      { onlyIfPreviousChanged: true },
+    ),
+  ]);
+
+  let deleted = 0;
+  let error: string | null = null;
+  try {
+    deleted = await deletePrefix(ctx.media, mediaPrefix(input.id));
+  } catch (failure) {
+    error = `${failure instanceof Error ? failure.message : String(failure)}; the remaining files are orphans now and orphan cleanup will remove them`;
+    ctx.logger.warn("purge left media behind", { video: input.id, error });
+  }
+  return { id: input.id, dryRun: false, counts, media: { keys, deleted, error } };
+}
