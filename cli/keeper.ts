@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
 import { type ApiClient, CliError, createClient } from "./client.ts";
+import { registerArchive } from "./commands/archive.ts";
 import { registerMigrate } from "./commands/migrate.ts";
 import { registerStatus } from "./commands/status.ts";
 import { registerVideos } from "./commands/videos.ts";
@@ -35,7 +36,8 @@ export function buildProgram(): Command {
   registerStatus(program, context);
   registerVideos(program, context);
   registerMigrate(program, context);
-  // Later command groups (migrate, archive, health, backup) register here the same way.
+  registerArchive(program, context);
+  // Each area adds its command group here the same way.
   return program;
 }
 
