@@ -4,6 +4,7 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { registerArchivalRoutes } from "./archival/routes";
+import { registerBackupRoutes } from "./backups/routes";
 import { registerMigrationRoutes } from "./migrations/routes";
 import { accessKeySetFor, anonymous, type Principal, principalFromAccessJwt, principalFromBearer } from "./platform/auth";
 import { type KeeperConfig, parseConfig } from "./platform/config";
@@ -70,6 +71,7 @@ export function createApp(deps: AppDependencies = {}) {
   registerDataApi(app);
   registerMigrationRoutes(app);
   registerArchivalRoutes(app);
+  registerBackupRoutes(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

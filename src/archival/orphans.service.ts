@@ -1,6 +1,7 @@
 import { auditStatement } from "../platform/audit";
 import type { AppContext } from "../platform/context";
-import { deletePrefix, listAllKeys, mediaPrefix, mediaVideoIdPages } from "./media";
+import { deletePrefix, listAllKeys } from "../platform/r2";
+import { mediaPrefix, mediaVideoIdPages } from "./media";
 
 /**
  * Orphans: rows whose parent is gone, and MEDIA files of videos that no longer exist. D1 enforces

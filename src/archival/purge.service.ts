@@ -1,8 +1,9 @@
 import { auditStatement } from "../platform/audit";
 import type { AppContext } from "../platform/context";
 import { KeeperError, notFound } from "../platform/errors";
+import { deletePrefix, listAllKeys } from "../platform/r2";
 import { findVideoRow } from "../videos/videos.service";
-import { deletePrefix, listAllKeys, mediaPrefix } from "./media";
+import { mediaPrefix } from "./media";
 
 /** Rows per DELETE: far under Cloudflare's advice of ≤ 10k rows per statement and D1's 30 s limit. */
 export const PURGE_CHUNK_ROWS = 5000;

@@ -1,4 +1,5 @@
 import { retentionJob } from "../archival/jobs";
+import { backupJob, drillJob, pruneJob } from "../backups/jobs";
 import type { MaintenanceJob } from "./scheduled";
 
 /**
@@ -7,4 +8,5 @@ import type { MaintenanceJob } from "./scheduled";
  */
 export const jobsByCron: Record<string, MaintenanceJob[]> = {
   "30 3 * * *": [retentionJob],
+  "0 4 * * *": [backupJob, pruneJob, drillJob],
 };
