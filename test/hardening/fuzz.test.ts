@@ -90,7 +90,8 @@ function bodyArbitrary(operation: OpenApiOperation, document: OpenApiDocument): 
       ? fc.record(Object.fromEntries(properties.map((name) => [name, hostileValue])), { requiredKeys: [] })
       : fc.dictionary(fc.string({ maxLength: 8 }), hostileValue, { maxKeys: 3 });
   // Boundary cases: the documented example with exactly one field changed, dropped or added.
-  const example = schema?.example as Record<string, unknown> | undefined;
+  const documented = schema?.example as Record<string, unknown> | undefined;
+  const example = documented && Object.keys(documented).length > 0 ? documented : undefined;
   const mutated = example
     ? fc
         .tuple(
