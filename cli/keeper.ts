@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { type ApiClient, CliError, createClient } from "./client.ts";
 import { registerArchive } from "./commands/archive.ts";
+import { registerBackup } from "./commands/backup.ts";
 import { registerMigrate } from "./commands/migrate.ts";
 import { registerStatus } from "./commands/status.ts";
 import { registerVideos } from "./commands/videos.ts";
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerVideos(program, context);
   registerMigrate(program, context);
   registerArchive(program, context);
+  registerBackup(program, context);
   // Each area adds its command group here the same way.
   return program;
 }
