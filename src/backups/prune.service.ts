@@ -36,7 +36,7 @@ export function selectKept(backups: Manifest[], rules: RetentionRules, now: numb
   const reasons = new Map<string, string[]>();
   const keep = (id: string, reason: string) => reasons.set(id, [...(reasons.get(id) ?? []), reason]);
   if (sorted[0]) keep(sorted[0].id, "newest");
-  sorted.slice(0, rules.keepLast ?? 0).forEach((b) => keep(b.id, "keep-last"));
+  for (const b of sorted.slice(0, rules.keepLast ?? 0)) keep(b.id, "keep-last");
   if (rules.keepDays !== undefined)
     for (const b of sorted) if (now - Date.parse(b.created_at) < rules.keepDays * DAY_MS) keep(b.id, "keep-days");
   const tier = (limit: number | undefined, bucketOf: (d: Date) => string, name: string) => {

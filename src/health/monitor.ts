@@ -180,7 +180,7 @@ export function monitorD1(d1: D1Database, recorder: QueryRecorder): D1Database {
       const started = performance.now();
       const results = await d1.batch<T>(inner);
       const elapsed = (performance.now() - started) / Math.max(results.length, 1);
-      results.forEach((result, i) => recorder.record(sqls[i], result.meta, elapsed, result.results?.length ?? 0));
+      for (const [i, result] of results.entries()) recorder.record(sqls[i], result.meta, elapsed, result.results?.length ?? 0);
       return results;
     },
     exec: async (query: string) => {

@@ -4,7 +4,6 @@ import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
 import { sign } from "../../src/health/alerts";
 import { growth } from "../../src/health/checks.service";
-import { queryMonitor } from "../../src/health/install";
 import { healthSnapshotJob } from "../../src/health/jobs";
 import { monitorD1, normalizeStatement, QueryRecorder } from "../../src/health/monitor";
 import { dispatchScheduled } from "../../src/maintenance/scheduled";

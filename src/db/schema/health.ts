@@ -55,7 +55,7 @@ export const healthSnapshots = sqliteTable(
     score: integer("score"),
     status: text("status"),
   },
-  (t) => [check("keeper_health_snapshots_counts_json", sql`json_valid("row_counts") AND json_valid("foreign_key_violations")`)],
+  () => [check("keeper_health_snapshots_counts_json", sql`json_valid("row_counts") AND json_valid("foreign_key_violations")`)],
 );
 
 /** What has already been alerted: the last status and the last failed job run, so alerts fire once. */
