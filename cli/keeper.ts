@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { type ApiClient, CliError, createClient } from "./client.ts";
 import { registerArchive } from "./commands/archive.ts";
 import { registerBackup } from "./commands/backup.ts";
+import { registerHealth } from "./commands/health.ts";
 import { registerMigrate } from "./commands/migrate.ts";
 import { registerStatus } from "./commands/status.ts";
 import { registerVideos } from "./commands/videos.ts";
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerMigrate(program, context);
   registerArchive(program, context);
   registerBackup(program, context);
+  registerHealth(program, context);
   // Each area adds its command group here the same way.
   return program;
 }
