@@ -20,17 +20,17 @@ if [ ! -f "$marker" ]; then
   printf 'demo video bytes\n' > "$tmp/video"
   printf '\xff\xd8\xff\xe0 demo frame\n' > "$tmp/frame"
   printf '{"embedding":[0.1,0.2,0.3]}\n' > "$tmp/cache"
+  # One at a time: parallel puts into one local state folder can trip over each other's locks.
   {
-    for id in demo-lecture-01 demo-street-cam demo-old-upload demo-duplicate-take demo-draft-cut; do
+    for id in demo-lecture-01 demo-old-upload demo-draft-cut; do
       echo "videos/$id/source/$id.mp4 video"
       echo "videos/$id/frames/000001.jpg frame"
-      echo "videos/$id/cache/embeddings.json cache"
     done
+    echo "videos/demo-lecture-01/cache/embeddings.json cache"
     echo "videos/demo-vanished/frames/000001.jpg frame"
-    echo "videos/demo-vanished/cache/embeddings.json cache"
   } | while read -r key kind; do
-    echo "video-app-media/$key $tmp/$kind"
-  done | xargs -P 2 -L 1 sh -c 'npx wrangler r2 object put "$0" --file "$1" --local '"$*"' > /dev/null'
+    npx wrangler r2 object put "video-app-media/$key" --file "$tmp/$kind" --local "$@" > /dev/null
+  done
   mkdir -p "$state_dir"
   touch "$marker"
 fi

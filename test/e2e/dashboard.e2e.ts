@@ -8,7 +8,8 @@ import { adminToken, ensureDevVars, root, startWranglerDev } from "../../bench/h
 /**
  * npm run test:e2e — the dashboard in a real browser (Debian's chromium driven by playwright-core):
  * demo data loaded into a state folder of its own, `wrangler dev` on 8793 (stopped by PID whatever
- * happens), the page opened as an operator would in local development (?token=), the score read
+ * happens), the page opened as an operator would in local development (?token=) in a fresh profile
+ * (playwright makes a temporary one per launch), the score read
  * from the rendered page and a screenshot taken and checked.
  */
 const browserPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -18,7 +19,6 @@ if (!existsSync(browserPath)) {
 }
 
 const state = mkdtempSync(path.join(tmpdir(), "keeper-e2e-state-"));
-const profile = mkdtempSync(path.join(tmpdir(), "keeper-e2e-profile-"));
 const screenshot = path.join(root, "test-results", "dashboard.png");
 let failures = 0;
 const check = (ok: boolean, what: string) => {
@@ -40,7 +40,6 @@ const browser = await chromium.launch({
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    `--user-data-dir=${profile}`,
   ],
 });
 try {
@@ -72,7 +71,6 @@ try {
   await browser.close();
   await server.stop();
   rmSync(state, { recursive: true, force: true });
-  rmSync(profile, { recursive: true, force: true });
 }
 if (failures > 0) {
   console.error(`${failures} check(s) failed`);
