@@ -2,6 +2,9 @@
 import { Command, CommanderError } from "commander";
 import { type ApiClient, CliError, createClient } from "./client.ts";
 import { registerArchive } from "./commands/archive.ts";
+import { registerBackup } from "./commands/backup.ts";
+import { registerHealth } from "./commands/health.ts";
+import { registerMigrate } from "./commands/migrate.ts";
 import { registerStatus } from "./commands/status.ts";
 import { registerVideos } from "./commands/videos.ts";
 import type { OutputOptions } from "./output.ts";
@@ -34,8 +37,11 @@ export function buildProgram(): Command {
   };
   registerStatus(program, context);
   registerVideos(program, context);
+  registerMigrate(program, context);
   registerArchive(program, context);
-  // Later command groups (migrate, archive, health, backup) register here the same way.
+  registerBackup(program, context);
+  registerHealth(program, context);
+  // Each area adds its command group here the same way.
   return program;
 }
 

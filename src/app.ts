@@ -4,6 +4,9 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { registerArchivalRoutes } from "./archival/routes";
+import { registerBackupRoutes } from "./backups/routes";
+import { registerHealthRoutes } from "./health/routes";
+import { registerMigrationRoutes } from "./migrations/routes";
 import { accessKeySetFor, anonymous, type Principal, principalFromAccessJwt, principalFromBearer } from "./platform/auth";
 import { type KeeperConfig, parseConfig } from "./platform/config";
 import { type AppDependencies, createContext, type KeeperEnv } from "./platform/context";
@@ -19,7 +22,13 @@ export const undocumentedPublicRoutes = ["GET /openapi.json", "GET /docs"] as co
 
 async function authenticate(c: Context<KeeperEnv>, config: KeeperConfig, deps: AppDependencies): Promise<Principal> {
   const authorization = c.req.header("Authorization");
-  const bearer = authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+  // A browser cannot send a bearer header by itself. In local development only, the dashboard also
+  // takes ?token=; in production people reach it through Cloudflare Access (Cf-Access-Jwt-Assertion).
+  const devDashboardToken =
+    config.KEEPER_ENV === "development" && c.req.method === "GET" && new URL(c.req.url).pathname === "/admin/dashboard"
+      ? c.req.query("token")
+      : undefined;
+  const bearer = authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1] ?? devDashboardToken;
   if (bearer) return (await principalFromBearer(bearer, config)) ?? anonymous;
   const assertion = c.req.header("Cf-Access-Jwt-Assertion");
   if (assertion && config.ACCESS_TEAM_DOMAIN) {
@@ -53,8 +62,21 @@ export function createApp(deps: AppDependencies = {}) {
   app.use("*", async (c, next) => {
     const config = parseConfig(c.env as unknown as Record<string, unknown>);
     const principal = await authenticate(c, config, deps);
-    c.set("ctx", createContext(c.env, config, deps, { requestId: c.get("requestId"), principal }));
-    await next();
+    const ctx = createContext(c.env, config, deps, { requestId: c.get("requestId"), principal });
+    c.set("ctx", ctx);
+    try {
+      await next();
+    } finally {
+      // After the response: the monitor's writes never delay an answer.
+      const flushing = ctx
+        .flushMonitoring()
+        .catch((error) => ctx.logger.warn("query monitor flush failed", { error: String(error) }));
+      try {
+        c.executionCtx.waitUntil(flushing);
+      } catch {
+        await flushing; // no execution context (app.request in tests): finish before returning
+      }
+    }
   });
   const limit = bodyLimit({
     maxSize: MAX_BODY_BYTES,
@@ -67,7 +89,10 @@ export function createApp(deps: AppDependencies = {}) {
 
   registerSystemRoutes(app);
   registerDataApi(app);
+  registerMigrationRoutes(app);
   registerArchivalRoutes(app);
+  registerBackupRoutes(app);
+  registerHealthRoutes(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -1,78 +1,92 @@
 import { auditStatement } from "../platform/audit";
 import type { AppContext } from "../platform/context";
-import { KeeperError } from "../platform/errors";
-import { deleteMediaOf, mediaVideoIds } from "./media";
-import { PURGE_CHUNK_ROWS } from "./purge.service";
+import { deletePrefix, listAllKeys } from "../platform/r2";
+import { mediaPrefix, mediaVideoIdPages } from "./media";
 
 /**
- * Rows whose parent is gone. ON DELETE CASCADE should leave none, but a write with foreign keys
- * off (a manual import, `PRAGMA defer_foreign_keys`) can; and MEDIA objects of a purged video stay
- * behind when the R2 part of a purge failed.
+ * Orphans: rows whose parent is gone, and MEDIA files of videos that no longer exist. D1 enforces
+ * foreign keys, so orphan rows only appear through writes that bypassed them (an import, a restore
+ * with deferred checks); PRAGMA foreign_key_check finds them by rowid. Files are checked by video
+ * id prefix, 90 ids per query, a page of the bucket listing at a time.
  */
-const orphanRows = {
-  video_context: "SELECT id FROM video_context WHERE video_id NOT IN (SELECT id FROM videos)",
-  memory: "SELECT id FROM memory WHERE video_id NOT IN (SELECT id FROM videos)",
-  conversations: "SELECT id FROM conversations WHERE video_id NOT IN (SELECT id FROM videos)",
-  messages: "SELECT id FROM messages WHERE conversation_id NOT IN (SELECT id FROM conversations)",
-} as const;
-type OrphanTable = keyof typeof orphanRows;
+const childTables = ["messages", "conversations", "memory", "video_context"] as const;
 
 export interface OrphanReport {
-  dry_run: boolean;
-  rows: Record<OrphanTable, number>;
-  media_videos: string[];
-  media_objects_deleted: number;
+  dryRun: boolean;
+  rows: Record<(typeof childTables)[number], number>;
+  media: { videos: string[]; keys: number };
 }
 
-async function orphanMediaVideos(ctx: AppContext): Promise<string[]> {
-  const orphans: string[] = [];
-  for await (const page of mediaVideoIds(ctx)) {
-    for (let i = 0; i < page.length; i += 90) {
-      const ids = page.slice(i, i + 90);
-      const { results } = await ctx.d1
-        .prepare(`SELECT id FROM videos WHERE id IN (${ids.map(() => "?").join(", ")})`)
-        .bind(...ids)
-        .all<{ id: string }>();
-      const known = new Set(results.map((r) => r.id));
-      orphans.push(...ids.filter((id) => !known.has(id)));
-    }
-  }
-  return orphans;
+async function orphanRowIds(ctx: AppContext, table: string): Promise<number[]> {
+  const { results } = await ctx.d1.prepare(`PRAGMA foreign_key_check("${table}")`).all<{ rowid: number | null }>();
+  return results.map((row) => row.rowid).filter((rowid): rowid is number => rowid !== null);
 }
 
-export async function cleanupOrphans({
-  ctx,
-  input,
-}: {
-  ctx: AppContext;
-  input: { dryRun: boolean; confirm: boolean };
-}): Promise<OrphanReport> {
-  const rows = { video_context: 0, memory: 0, conversations: 0, messages: 0 };
-  if (input.dryRun) {
-    for (const table of Object.keys(orphanRows) as OrphanTable[]) {
-      const row = await ctx.d1.prepare(`SELECT count(*) AS n FROM (${orphanRows[table]})`).first<{ n: number }>();
-      rows[table] = row?.n ?? 0;
-    }
-    return { dry_run: true, rows, media_videos: await orphanMediaVideos(ctx), media_objects_deleted: 0 };
+async function missingVideoIds(ctx: AppContext, ids: string[]): Promise<string[]> {
+  const present = new Set<string>();
+  for (let start = 0; start < ids.length; start += 90) {
+    const chunk = ids.slice(start, start + 90);
+    const { results } = await ctx.d1
+      .prepare(`SELECT id FROM videos WHERE id IN (${chunk.map(() => "?").join(", ")})`)
+      .bind(...chunk)
+      .all<{ id: string }>();
+    for (const row of results) present.add(row.id);
   }
-  if (!input.confirm) throw new KeeperError("CONFIRMATION_REQUIRED", "Orphan cleanup deletes data: send confirm: true");
-  // Conversations before messages, so messages of orphaned conversations are found in this run too.
-  for (const table of ["video_context", "memory", "conversations", "messages"] as OrphanTable[]) {
-    for (;;) {
-      const result = await ctx.d1
-        .prepare(`DELETE FROM ${table} WHERE id IN (${orphanRows[table]} LIMIT ?)`)
-        .bind(PURGE_CHUNK_ROWS)
-        .run();
-      rows[table] += result.meta.changes;
-      if (result.meta.changes < PURGE_CHUNK_ROWS) break;
+  return ids.filter((id) => !present.has(id));
+}
+
+export async function cleanupOrphans({ ctx, input }: { ctx: AppContext; input: { dryRun: boolean } }): Promise<OrphanReport> {
+  const rows = { messages: 0, conversations: 0, memory: 0, video_context: 0 };
+  for (const table of childTables) {
+    const rowids = await orphanRowIds(ctx, table);
+    rows[table] = rowids.length;
+    if (input.dryRun || rowids.length === 0) continue;
+    for (let start = 0; start < rowids.length; start += 90) {
+      const chunk = rowids.slice(start, start + 90);
+      await ctx.d1.batch([
+        ctx.d1.prepare(`DELETE FROM "${table}" WHERE rowid IN (${chunk.map(() => "?").join(", ")})`).bind(...chunk),
+        auditStatement(
+          ctx,
+          { action: "archival.cleanup-rows", target: table, detail: { rowids: chunk } },
+          { onlyIfPreviousChanged: true },
+        ),
+      ]);
     }
   }
-  const mediaVideos = await orphanMediaVideos(ctx);
-  let deleted = 0;
-  for (const id of mediaVideos) deleted += await deleteMediaOf(ctx, id);
+  const orphanVideos: string[] = [];
+  let keys = 0;
+  for await (const ids of mediaVideoIdPages(ctx.media)) {
+    for (const id of await missingVideoIds(ctx, ids)) {
+      orphanVideos.push(id);
+      if (input.dryRun) keys += (await listAllKeys(ctx.media, mediaPrefix(id))).length;
+      else {
+        const deleted = await deletePrefix(ctx.media, mediaPrefix(id));
+        keys += deleted;
+        await auditStatement(ctx, { action: "archival.cleanup-media", target: id, detail: { keys: deleted } }).run();
+      }
+    }
+  }
+  return { dryRun: input.dryRun, rows, media: { videos: orphanVideos, keys } };
+}
+
+/**
+ * The seed's VACUUM/ANALYZE. D1 allows neither (it reclaims space itself); `PRAGMA optimize` is
+ * the statistics refresh it does allow. Size comes from D1's own `meta.size_after`.
+ */
+export async function optimizeDatabase({ ctx }: { ctx: AppContext }) {
+  const before = await ctx.d1.prepare("SELECT 1").run();
+  const started = performance.now();
+  await ctx.d1.prepare("PRAGMA optimize").run();
+  const took = performance.now() - started;
+  const after = await ctx.d1.prepare("SELECT 1").run();
   await auditStatement(ctx, {
-    action: "archival.cleanup-orphans",
-    detail: { rows, media_videos: mediaVideos.length, media_objects: deleted },
+    action: "archival.optimize",
+    detail: { size_before: before.meta.size_after, size_after: after.meta.size_after },
   }).run();
-  return { dry_run: false, rows, media_videos: mediaVideos, media_objects_deleted: deleted };
+  return {
+    size_before_bytes: before.meta.size_after ?? null,
+    size_after_bytes: after.meta.size_after ?? null,
+    duration_ms: Math.round(took * 100) / 100,
+    note: "D1 has no VACUUM or ANALYZE; it reclaims free pages itself. PRAGMA optimize refreshes the query planner's statistics.",
+  };
 }

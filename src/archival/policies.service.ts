@@ -1,170 +1,171 @@
-import { type JobRun, lastRun, type RunTrigger, runExclusive } from "../maintenance/runs";
+import { lastRun, type RunTrigger, runExclusive } from "../maintenance/runs";
 import type { AppContext } from "../platform/context";
 import { KeeperError } from "../platform/errors";
-import { archiveConversations, countArchivable } from "./conversation-archive.service";
-import { optimizeDatabase } from "./optimize.service";
-import { cleanupOrphans } from "./orphans.service";
-import { DAY_MS, type RetentionPolicy, retentionPolicyFrom } from "./policy";
+import { ARCHIVE_BATCH, archiveConversationBatch, countIdleConversations } from "./conversations-archive.service";
+import { cleanupOrphans, optimizeDatabase } from "./orphans.service";
+import { DAY_MS, type PolicyOverrides, type RetentionPolicy, resolvePolicy } from "./policy";
 import { purgeVideo } from "./purge.service";
 
 export const RETENTION_JOB = "retention.apply-policies";
 
-export interface PolicyOverrides {
-  archiveDays?: number;
-  deleteDays?: number;
-  deleteDaysByCategory?: Record<string, number>;
-  optimize?: boolean;
+interface PurgeCandidate {
+  id: string;
+  category: string | null;
+  deleted_at: number;
 }
 
-export function effectivePolicy(ctx: AppContext, overrides: PolicyOverrides): RetentionPolicy {
-  const base = retentionPolicyFrom(ctx.env as unknown as Record<string, unknown>);
-  return {
-    archiveDays: overrides.archiveDays ?? base.archiveDays,
-    deleteDays: overrides.deleteDays ?? base.deleteDays,
-    deleteDaysByCategory: { ...base.deleteDaysByCategory, ...(overrides.deleteDaysByCategory ?? {}) },
-    optimize: overrides.optimize ?? base.optimize,
-  };
+function purgeCutoff(policy: RetentionPolicy, category: string | null, now: number): number {
+  const days = (category && policy.categories[category]?.deleteDays) || policy.deleteDays;
+  return now - days * DAY_MS;
 }
-
-const deleteCutoffFor = (policy: RetentionPolicy, now: number, category: string | null) =>
-  now -
-  (category !== null && category in policy.deleteDaysByCategory ? policy.deleteDaysByCategory[category] : policy.deleteDays) *
-    DAY_MS;
-
-/** Soft-deleted videos past their category's window, paged by (deleted_at, id); never a whole table. */
-async function* purgeCandidates(ctx: AppContext, policy: RetentionPolicy) {
-  const now = ctx.now().getTime();
-  const widest = now - Math.min(policy.deleteDays, ...Object.values(policy.deleteDaysByCategory)) * DAY_MS;
-  let after: [number, string] = [-1, ""];
-  for (;;) {
-    const { results } = await ctx.d1
-      .prepare(
-        `SELECT id, category, deleted_at FROM videos
-         WHERE deleted_at IS NOT NULL AND deleted_at < ? AND (deleted_at > ? OR (deleted_at = ? AND id > ?))
-         ORDER BY deleted_at, id LIMIT 100`,
-      )
-      .bind(widest, after[0], after[0], after[1])
-      .all<{ id: string; category: string | null; deleted_at: number }>();
-    for (const row of results) {
-      const cutoff = deleteCutoffFor(policy, now, row.category);
-      if (row.deleted_at < cutoff) yield { id: row.id, cutoff };
-    }
-    const last = results.at(-1);
-    if (!last || results.length < 100) return;
-    after = [last.deleted_at, last.id];
-  }
-}
-
-export interface PolicyPreview {
-  policy: RetentionPolicy;
-  archive_conversations: { cutoff: string; conversations: number; messages: number };
-  purge_videos: { count: number; ids: string[] };
-  orphans: Awaited<ReturnType<typeof cleanupOrphans>>;
-  optimize: { enabled: boolean; size_bytes: number | null };
-}
-
-const PREVIEW_IDS = 100;
-
-/** What each policy would do right now, changing nothing. */
-export async function previewPolicies({ ctx, input }: { ctx: AppContext; input: PolicyOverrides }): Promise<PolicyPreview> {
-  const policy = effectivePolicy(ctx, input);
-  const archiveCutoff = ctx.now().getTime() - policy.archiveDays * DAY_MS;
-  const ids: string[] = [];
-  let count = 0;
-  for await (const candidate of purgeCandidates(ctx, policy)) {
-    count++;
-    if (ids.length < PREVIEW_IDS) ids.push(candidate.id);
-  }
-  const size = await optimizeDatabase({ ctx, input: { dryRun: true } });
-  return {
-    policy,
-    archive_conversations: { cutoff: new Date(archiveCutoff).toISOString(), ...(await countArchivable(ctx, archiveCutoff)) },
-    purge_videos: { count, ids },
-    orphans: await cleanupOrphans({ ctx, input: { dryRun: true, confirm: false } }),
-    optimize: { enabled: policy.optimize, size_bytes: size.size_before },
-  };
-}
-
-type Phase = "archive" | "purge" | "orphans" | "optimize";
-const phases: Phase[] = ["archive", "purge", "orphans", "optimize"];
 
 /**
- * Runs every policy under the retention lease. Each phase selects only what is still past its
- * cutoff, so a run stopped by its deadline resumes at the stored phase and simply finds less to do.
+ * Videos past their purge window, oldest deletion first. The widest window any category has bounds
+ * the query (it uses idx_videos_deleted_at); each row is then checked against its own category's.
+ */
+export async function purgeCandidates(ctx: AppContext, policy: RetentionPolicy, limit: number): Promise<PurgeCandidate[]> {
+  const now = ctx.now().getTime();
+  const shortest = Math.min(policy.deleteDays, ...Object.values(policy.categories).map((c) => c.deleteDays));
+  const { results } = await ctx.d1
+    .prepare(
+      "SELECT id, category, deleted_at FROM videos WHERE deleted_at IS NOT NULL AND deleted_at < ? ORDER BY deleted_at, id LIMIT ?",
+    )
+    .bind(now - shortest * DAY_MS, limit)
+    .all<PurgeCandidate>();
+  return results.filter((video) => video.deleted_at < purgeCutoff(policy, video.category, now));
+}
+
+export interface PolicyCounts {
+  [key: string]: number | boolean | null;
+  videos_purged: number;
+  rows_purged: number;
+  media_purged: number;
+  conversations_archived: number;
+  messages_archived: number;
+  orphan_rows: number;
+  orphan_media: number;
+  optimized: boolean;
+  size_before_bytes: number | null;
+  size_after_bytes: number | null;
+}
+
+/**
+ * Every policy in order — purge, archive, orphans, optimize — in chunks, stopping before
+ * `deadline`. Selection is by cutoff, so it is its own cursor: a run that stops early leaves the
+ * rest selected for the next run, and a run with nothing left to do changes nothing.
+ */
+export async function runPolicies(ctx: AppContext, policy: RetentionPolicy, deadline: number) {
+  const counts: PolicyCounts = {
+    videos_purged: 0,
+    rows_purged: 0,
+    media_purged: 0,
+    conversations_archived: 0,
+    messages_archived: 0,
+    orphan_rows: 0,
+    orphan_media: 0,
+    optimized: false,
+    size_before_bytes: null,
+    size_after_bytes: null,
+  };
+  const pastDeadline = () => ctx.now().getTime() >= deadline;
+  if (policy.purge) {
+    let failures = 0;
+    while (!pastDeadline()) {
+      const batch = await purgeCandidates(ctx, policy, 50);
+      if (batch.length === 0) break;
+      for (const video of batch) {
+        if (pastDeadline()) return { counts, partial: true };
+        const result = await purgeVideo({ ctx, input: { id: video.id, dryRun: false, confirm: true, reason: RETENTION_JOB } });
+        counts.videos_purged++;
+        counts.rows_purged += Object.values(result.counts).reduce((sum, n) => sum + n, 0);
+        counts.media_purged += result.media.deleted;
+        if (result.media.error) failures++;
+      }
+    }
+    if (failures > 0) ctx.logger.warn("purge left media behind for orphan cleanup", { videos: failures });
+  }
+  if (policy.archive) {
+    const cutoff = ctx.now().getTime() - policy.archiveDays * DAY_MS;
+    const runId = crypto.randomUUID();
+    for (let batch = 0; !pastDeadline(); batch++) {
+      const result = await archiveConversationBatch(ctx, { cutoff, runId, batch });
+      counts.conversations_archived += result.archived;
+      counts.messages_archived += result.messages;
+      if (result.archived === 0 || result.archived + result.skipped < ARCHIVE_BATCH) break;
+    }
+  }
+  if (pastDeadline()) return { counts, partial: true };
+  if (policy.cleanup) {
+    const orphans = await cleanupOrphans({ ctx, input: { dryRun: false } });
+    counts.orphan_rows = Object.values(orphans.rows).reduce((sum, n) => sum + n, 0);
+    counts.orphan_media = orphans.media.keys;
+  }
+  if (policy.optimize && !pastDeadline()) {
+    const optimized = await optimizeDatabase({ ctx });
+    counts.optimized = true;
+    counts.size_before_bytes = optimized.size_before_bytes;
+    counts.size_after_bytes = optimized.size_after_bytes;
+  }
+  return { counts, partial: pastDeadline() };
+}
+
+/** What each policy would do right now, and how the last run went. Reads only. */
+export async function policyStatus({ ctx, input }: { ctx: AppContext; input: PolicyOverrides }) {
+  const policy = resolvePolicy(ctx.env as unknown as Record<string, unknown>, input);
+  const now = ctx.now().getTime();
+  const purge = await purgeCandidates(ctx, policy, 1000);
+  const archiveCutoff = now - policy.archiveDays * DAY_MS;
+  const orphans = await cleanupOrphans({ ctx, input: { dryRun: true } });
+  const last = await lastRun({ ctx, input: { job: RETENTION_JOB } });
+  return {
+    policy,
+    now: new Date(now).toISOString(),
+    purge: {
+      enabled: policy.purge,
+      videos: purge.length,
+      video_ids: purge.map((video) => video.id),
+      default_cutoff: new Date(now - policy.deleteDays * DAY_MS).toISOString(),
+    },
+    archive: {
+      enabled: policy.archive,
+      conversations: await countIdleConversations(ctx, archiveCutoff),
+      cutoff: new Date(archiveCutoff).toISOString(),
+    },
+    cleanup: {
+      enabled: policy.cleanup,
+      orphan_rows: orphans.rows,
+      orphan_media_videos: orphans.media.videos,
+      orphan_media_keys: orphans.media.keys,
+    },
+    optimize: { enabled: policy.optimize },
+    last_run: last,
+  };
+}
+
+/**
+ * The manual door (HTTP/CLI) and the cron door share this: same code, same lease. A dry run reports
+ * the plan (policyStatus) without taking the lease; a real manual run needs confirm: true.
  */
 export async function applyPolicies({
   ctx,
   input,
 }: {
   ctx: AppContext;
-  input: PolicyOverrides & { trigger: RunTrigger; confirm: boolean; budgetMs?: number };
-}): Promise<JobRun> {
-  if (input.trigger === "manual" && !input.confirm) {
-    throw new KeeperError("CONFIRMATION_REQUIRED", "Applying policies deletes data: send confirm: true (or dry_run: true)");
+  input: PolicyOverrides & { trigger: RunTrigger; dryRun?: boolean; confirm?: boolean; budgetMs?: number };
+}) {
+  const { trigger, dryRun, confirm, budgetMs, ...overrides } = input;
+  const policy = resolvePolicy(ctx.env as unknown as Record<string, unknown>, overrides);
+  if (dryRun) return { dryRun: true as const, plan: await policyStatus({ ctx, input: overrides }) };
+  if (trigger === "manual" && !confirm) {
+    throw new KeeperError(
+      "CONFIRMATION_REQUIRED",
+      "Applying retention policies deletes data; send confirm: true (try dryRun: true first)",
+    );
   }
-  const policy = effectivePolicy(ctx, input);
-  return runExclusive<{ phase: Phase }>({
+  const run = await runExclusive({
     ctx,
-    input: { job: RETENTION_JOB, trigger: input.trigger, budgetMs: input.budgetMs },
-    work: async ({ deadline, cursor, saveCursor }) => {
-      const counts: Record<string, number> = {
-        conversations_archived: 0,
-        messages_archived: 0,
-        videos_purged: 0,
-        media_objects_deleted: 0,
-        orphan_rows_deleted: 0,
-        orphan_media_objects_deleted: 0,
-      };
-      const start = cursor ? phases.indexOf(cursor.phase) : 0;
-      for (const phase of phases.slice(Math.max(start, 0))) {
-        if (ctx.now().getTime() >= deadline) {
-          await saveCursor({ phase });
-          return { counts: { ...counts, resume_at: phases.indexOf(phase) }, partial: true };
-        }
-        if (phase === "archive") {
-          const archived = await archiveConversations({
-            ctx,
-            input: { olderThanDays: policy.archiveDays, dryRun: false, confirm: true, deadline },
-          });
-          counts.conversations_archived += archived.archived;
-          counts.messages_archived += archived.messages;
-          if (archived.partial) {
-            await saveCursor({ phase });
-            return { counts, partial: true };
-          }
-        } else if (phase === "purge") {
-          for await (const candidate of purgeCandidates(ctx, policy)) {
-            if (ctx.now().getTime() >= deadline) {
-              await saveCursor({ phase });
-              return { counts, partial: true };
-            }
-            const purged = await purgeVideo({
-              ctx,
-              input: { id: candidate.id, dryRun: false, confirm: true, requireDeletedBefore: candidate.cutoff },
-            });
-            counts.videos_purged += purged.deleted?.videos ?? 0;
-            counts.media_objects_deleted += purged.deleted?.media_objects ?? 0;
-          }
-        } else if (phase === "orphans") {
-          const orphans = await cleanupOrphans({ ctx, input: { dryRun: false, confirm: true } });
-          counts.orphan_rows_deleted += Object.values(orphans.rows).reduce((a, b) => a + b, 0);
-          counts.orphan_media_objects_deleted += orphans.media_objects_deleted;
-        } else if (policy.optimize) {
-          const optimized = await optimizeDatabase({ ctx, input: { dryRun: false } });
-          counts.size_before = optimized.size_before ?? 0;
-          counts.size_after = optimized.size_after ?? 0;
-        }
-      }
-      await saveCursor(null);
-      return { counts };
-    },
+    input: { job: RETENTION_JOB, trigger, budgetMs },
+    work: async ({ deadline }) => runPolicies(ctx, policy, deadline),
   });
-}
-
-export async function retentionStatus({ ctx, input }: { ctx: AppContext; input: PolicyOverrides }) {
-  return {
-    would: await previewPolicies({ ctx, input }),
-    last_run: await lastRun({ ctx, input: { job: RETENTION_JOB } }),
-    last_success: await lastRun({ ctx, input: { job: RETENTION_JOB, status: "succeeded" } }),
-  };
+  return { dryRun: false as const, run };
 }

@@ -1,115 +1,106 @@
 import { auditStatement } from "../platform/audit";
 import type { AppContext } from "../platform/context";
 import { KeeperError, notFound } from "../platform/errors";
-import { deleteMediaOf, listMediaKeys } from "./media";
+import { deletePrefix, listAllKeys } from "../platform/r2";
+import { findVideoRow } from "../videos/videos.service";
+import { mediaPrefix } from "./media";
 
-/**
- * Rows deleted per statement. Well under Cloudflare's 10k-rows-per-statement guidance, so one
- * statement stays short on production D1 even for wide context rows.
- */
-export const PURGE_CHUNK_ROWS = 2000;
+/** Rows per DELETE: far under Cloudflare's advice of ≤ 10k rows per statement and D1's 30 s limit. */
+export const PURGE_CHUNK_ROWS = 5000;
 
-export interface PurgeImpact {
-  video_id: string;
-  rows: { videos: number; video_context: number; memory: number; conversations: number; messages: number };
-  media_keys: string[];
+export interface PurgeCounts {
+  videos: number;
+  video_context: number;
+  memory: number;
+  conversations: number;
+  messages: number;
 }
 
-const childDeletes: { table: keyof PurgeImpact["rows"]; sql: string }[] = [
-  {
-    table: "messages",
-    sql: `DELETE FROM messages WHERE id IN (SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id
-          WHERE c.video_id = ?1 LIMIT ?2)`,
-  },
-  {
-    table: "conversations",
-    sql: "DELETE FROM conversations WHERE id IN (SELECT id FROM conversations WHERE video_id = ?1 LIMIT ?2)",
-  },
-  { table: "memory", sql: "DELETE FROM memory WHERE id IN (SELECT id FROM memory WHERE video_id = ?1 LIMIT ?2)" },
-  {
-    table: "video_context",
-    sql: "DELETE FROM video_context WHERE id IN (SELECT id FROM video_context WHERE video_id = ?1 LIMIT ?2)",
-  },
-];
-
-/** Exactly what a purge of this video would remove, counted in D1 and listed in MEDIA. */
-export async function purgeImpact(ctx: AppContext, videoId: string): Promise<PurgeImpact> {
+export async function countVideoRows(ctx: AppContext, videoId: string): Promise<PurgeCounts> {
   const row = await ctx.d1
     .prepare(
       `SELECT
-        (SELECT count(*) FROM videos WHERE id = ?1) AS videos,
-        (SELECT count(*) FROM video_context WHERE video_id = ?1) AS video_context,
-        (SELECT count(*) FROM memory WHERE video_id = ?1) AS memory,
-        (SELECT count(*) FROM conversations WHERE video_id = ?1) AS conversations,
-        (SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.video_id = ?1) AS messages`,
+         (SELECT count(*) FROM videos WHERE id = ?1) AS videos,
+         (SELECT count(*) FROM video_context WHERE video_id = ?1) AS video_context,
+         (SELECT count(*) FROM memory WHERE video_id = ?1) AS memory,
+         (SELECT count(*) FROM conversations WHERE video_id = ?1) AS conversations,
+         (SELECT count(*) FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE video_id = ?1)) AS messages`,
     )
     .bind(videoId)
-    .first<PurgeImpact["rows"]>();
-  const rows = row ?? { videos: 0, video_context: 0, memory: 0, conversations: 0, messages: 0 };
-  return { video_id: videoId, rows, media_keys: rows.videos ? await listMediaKeys(ctx, videoId) : [] };
-}
-
-export interface PurgeResult {
-  dry_run: boolean;
-  impact: PurgeImpact;
-  deleted?: PurgeImpact["rows"] & { media_objects: number };
-  media_error?: string;
+    .first<PurgeCounts>();
+  return row as PurgeCounts;
 }
 
 /**
- * Permanently deletes a video, its D1 children and its MEDIA objects.
- *
- * Order: D1 first (children in chunks, then the video row with its audit row in one batch), then
- * MEDIA. If MEDIA fails, the video row is already gone, so its objects are exactly what orphan
- * cleanup removes on its next run; the reverse order could leave a live row pointing at missing files.
- * `requireSoftDeleted` is how retention makes sure it only purges what its cutoff selected.
+ * Children go first, in chunks, so no single statement (nor the cascade behind it) has to delete
+ * a hundred thousand rows. Each chunk is its own statement: if the Worker stops midway the video is
+ * still soft-deleted and selected again, and the next run finishes the job.
+ */
+const childDeletes = [
+  "DELETE FROM messages WHERE rowid IN (SELECT m.rowid FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.video_id = ? LIMIT ?)",
+  "DELETE FROM conversations WHERE rowid IN (SELECT rowid FROM conversations WHERE video_id = ? LIMIT ?)",
+  "DELETE FROM memory WHERE rowid IN (SELECT rowid FROM memory WHERE video_id = ? LIMIT ?)",
+  "DELETE FROM video_context WHERE rowid IN (SELECT rowid FROM video_context WHERE video_id = ? LIMIT ?)",
+];
+
+export interface PurgeResult {
+  id: string;
+  dryRun: boolean;
+  counts: PurgeCounts;
+  media: { keys: string[]; deleted: number; error: string | null };
+}
+
+/**
+ * Permanently deletes a video and everything that belongs to it: its rows in D1 and its files in
+ * MEDIA. D1 goes first — the video row and the audit row in one batch — because that is what the
+ * data API serves; then the files. If R2 fails, the files stay behind as orphans (the video no
+ * longer exists) and the orphan cleanup removes them; the result says so.
  */
 export async function purgeVideo({
   ctx,
   input,
 }: {
   ctx: AppContext;
-  input: { id: string; dryRun: boolean; confirm: boolean; requireDeletedBefore?: number };
+  input: { id: string; dryRun: boolean; confirm: boolean; force?: boolean; reason?: string };
 }): Promise<PurgeResult> {
-  const video = await ctx.d1
-    .prepare("SELECT id, deleted_at FROM videos WHERE id = ?")
-    .bind(input.id)
-    .first<{ id: string; deleted_at: number | null }>();
-  if (!video) throw notFound(`Video '${input.id}'`);
-  if (video.deleted_at === null) {
-    throw new KeeperError("CONFLICT", `Video '${input.id}' is live; soft-delete it before purging it`);
+  const row = await findVideoRow({ ctx, input });
+  if (!row) throw notFound(`Video '${input.id}'`);
+  if (row.deletedAt === null && !input.force) {
+    throw new KeeperError("CONFLICT", `Video '${input.id}' is live; soft-delete it first (or pass force: true)`);
   }
-  const impact = await purgeImpact(ctx, input.id);
-  if (input.dryRun) return { dry_run: true, impact };
-  if (!input.confirm) throw new KeeperError("CONFIRMATION_REQUIRED", "Purging is permanent: send confirm: true");
+  const counts = await countVideoRows(ctx, input.id);
+  const keys = await listAllKeys(ctx.media, mediaPrefix(input.id));
+  if (input.dryRun) return { id: input.id, dryRun: true, counts, media: { keys, deleted: 0, error: null } };
+  if (!input.confirm) {
+    throw new KeeperError("CONFIRMATION_REQUIRED", "Permanent delete needs confirm: true (try dryRun: true first)");
+  }
 
-  const deleted = { videos: 0, video_context: 0, memory: 0, conversations: 0, messages: 0, media_objects: 0 };
-  for (const child of childDeletes) {
+  for (const sql of childDeletes) {
     for (;;) {
-      const result = await ctx.d1.prepare(child.sql).bind(input.id, PURGE_CHUNK_ROWS).run();
-      deleted[child.table] += result.meta.changes;
+      const result = await ctx.d1.prepare(sql).bind(input.id, PURGE_CHUNK_ROWS).run();
       if (result.meta.changes < PURGE_CHUNK_ROWS) break;
     }
   }
-  // The row goes only if it is still soft-deleted (and still past the caller's cutoff): a restore
-  // that raced the chunked deletes keeps its video row.
-  const cutoff = input.requireDeletedBefore ?? Number.MAX_SAFE_INTEGER;
-  const [removed] = await ctx.d1.batch([
-    ctx.d1.prepare("DELETE FROM videos WHERE id = ? AND deleted_at IS NOT NULL AND deleted_at < ?").bind(input.id, cutoff),
-    auditStatement(ctx, {
-      action: "archival.purge",
-      target: input.id,
-      detail: { rows: impact.rows, media_keys: impact.media_keys.length },
-    }),
+  await ctx.d1.batch([
+    ctx.d1.prepare("DELETE FROM videos WHERE id = ?").bind(input.id),
+    auditStatement(
+      ctx,
+      {
+        action: "archival.purge",
+        target: input.id,
+        detail: { ...counts, media_keys: keys.length, reason: input.reason ?? "manual" },
+      },
+      { onlyIfPreviousChanged: true },
+    ),
   ]);
-  deleted.videos = removed.meta.changes;
-  if (deleted.videos === 0) return { dry_run: false, impact, deleted };
+
+  let deleted = 0;
+  let error: string | null = null;
   try {
-    deleted.media_objects = await deleteMediaOf(ctx, input.id);
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    ctx.logger.warn("purge left MEDIA objects for orphan cleanup", { video: input.id, error: message });
-    return { dry_run: false, impact, deleted, media_error: message };
+    deleted = await deletePrefix(ctx.media, mediaPrefix(input.id));
+  } catch (failure) {
+    error = `${failure instanceof Error ? failure.message : String(failure)}; the remaining files are orphans now and orphan cleanup will remove them`;
+    ctx.logger.warn("purge left media behind", { video: input.id, error });
   }
-  return { dry_run: false, impact, deleted };
+  return { id: input.id, dryRun: false, counts, media: { keys, deleted, error } };
 }

@@ -1,222 +1,278 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { KeeperEnv } from "../platform/context";
 import { KeeperError } from "../platform/errors";
-import { problemContentType } from "../platform/problem";
-import { keeperRoute, ProblemSchema, problems } from "../platform/route";
-import { archiveConversations, listArchivedConversations, restoreConversation } from "./conversation-archive.service";
-import { listDeletedVideos, restoreVideo, softDeleteVideo } from "./lifecycle.service";
-import { optimizeDatabase } from "./optimize.service";
-import { cleanupOrphans } from "./orphans.service";
-import { applyPolicies, previewPolicies, retentionStatus } from "./policies.service";
-import { retentionPolicyFrom } from "./policy";
+import { keeperRoute, problems } from "../platform/route";
+import { pageOf, Video } from "../videos/present";
+import { idString, PageQuery } from "../videos/validators";
+import { listArchivedConversations, restoreArchivedConversation } from "./conversations-archive.service";
+import { cleanupOrphans, optimizeDatabase } from "./orphans.service";
+import { applyPolicies, policyStatus } from "./policies.service";
+import { PolicyOverrides } from "./policy";
 import { purgeVideo } from "./purge.service";
-import {
-  ApplyPoliciesInput,
-  ArchiveConversationsInput,
-  ArchivedQuery,
-  DeletedQuery,
-  DestructiveInput,
-  IdParam,
-  StatusQuery,
-  toOverrides,
-} from "./validators";
+import { listDeletedVideos, restoreVideo, softDeleteVideo } from "./soft-delete.service";
 
-/** Soft delete, restore, purge and retention are operator actions: every route here is admin scope. */
-const scope = "admin" as const;
-const tags = ["archival"];
-const ok = (description: string) => ({
+const json = <T extends z.ZodType>(description: string, schema: T) => ({
   description,
-  content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+  content: { "application/json": { schema } },
 });
-const upstream = {
-  description: "An R2 write or read-back failed; D1 was left unchanged",
-  content: { [problemContentType]: { schema: ProblemSchema } },
-};
-const jsonBody = <T extends z.ZodType>(schema: T) => ({
-  body: { required: true, content: { "application/json": { schema } } },
-});
+const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
+const videoParams = z.object({ id: idString });
+const Destructive = { dryRun: z.boolean().default(false), confirm: z.boolean().default(false) };
+const Loose = z.record(z.string(), z.unknown());
 
-const statusRoute = keeperRoute({
-  method: "get",
-  path: "/admin/archival/status",
-  scope,
-  tags,
-  summary: "What each retention policy would do now, and the last run",
-  request: { query: StatusQuery },
-  responses: { 200: ok("Policy preview and last run") },
+const VideoChange = z.object({ video: Video, changed: z.boolean() }).openapi("VideoChange");
+const Counts = z.object({
+  videos: z.number(),
+  video_context: z.number(),
+  memory: z.number(),
+  conversations: z.number(),
+  messages: z.number(),
 });
-const softDeleteRoute = keeperRoute({
+const PurgeResult = z
+  .object({
+    id: z.string(),
+    dryRun: z.boolean(),
+    counts: Counts,
+    media: z.object({ keys: z.array(z.string()), deleted: z.number(), error: z.string().nullable() }),
+  })
+  .openapi("PurgeResult");
+const OrphanReport = z
+  .object({
+    dryRun: z.boolean(),
+    rows: z.object({ messages: z.number(), conversations: z.number(), memory: z.number(), video_context: z.number() }),
+    media: z.object({ videos: z.array(z.string()), keys: z.number() }),
+  })
+  .openapi("OrphanReport");
+const ArchivedConversation = z
+  .object({
+    conversation_id: z.string(),
+    video_id: z.string(),
+    archive_key: z.string(),
+    message_count: z.number(),
+    last_activity_at: z.string(),
+    archived_at: z.string(),
+    restored_at: z.string().nullable(),
+  })
+  .openapi("ArchivedConversation");
+const PolicyRunResult = z
+  .object({ dryRun: z.boolean(), plan: Loose.optional(), run: Loose.optional() })
+  .openapi("PolicyRunResult");
+
+export const softDeleteRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/videos/{id}/soft-delete",
-  scope,
-  tags,
-  summary: "Soft-delete a video (hidden from the data API; purged after the retention window)",
-  request: { params: IdParam },
-  responses: { 200: ok("Soft-deleted (changed: false if it already was)"), 404: problems[404] },
+  scope: "admin",
+  tags: ["archival"],
+  summary: "Soft-delete a video: hidden from the data API, purged after the retention window",
+  request: { params: videoParams },
+  responses: { 200: json("The video (changed: false when it was already soft-deleted)", VideoChange), 404: problems[404] },
 });
-const restoreRoute = keeperRoute({
+
+export const restoreVideoRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/videos/{id}/restore",
-  scope,
-  tags,
-  summary: "Restore a soft-deleted video",
-  request: { params: IdParam },
-  responses: { 200: ok("Restored (changed: false if it was live)"), 404: problems[404] },
+  scope: "admin",
+  tags: ["archival"],
+  summary: "Undo a soft delete",
+  request: { params: videoParams },
+  responses: { 200: json("The video (changed: false when it was live)", VideoChange), 404: problems[404], 409: problems[409] },
 });
-const listDeletedRoute = keeperRoute({
+
+export const listDeletedRoute = keeperRoute({
   method: "get",
   path: "/admin/archival/deleted",
-  scope,
-  tags,
-  summary: "Soft-deleted videos with deletion time and age, oldest first",
-  request: { query: DeletedQuery },
-  responses: { 200: ok("A page of soft-deleted videos") },
+  scope: "read",
+  tags: ["archival"],
+  summary: "Soft-deleted videos, most recently deleted first, with their age",
+  request: { query: PageQuery },
+  responses: {
+    200: json("A page of soft-deleted videos", pageOf(Video.extend({ deleted_days_ago: z.number() }), "DeletedVideoPage")),
+  },
 });
-const purgeRoute = keeperRoute({
+
+export const purgeRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/videos/{id}/purge",
-  scope,
-  tags,
-  summary: "Permanently delete a soft-deleted video with its rows and MEDIA objects (dry_run previews)",
-  request: { params: IdParam, ...jsonBody(DestructiveInput) },
+  scope: "admin",
+  tags: ["archival"],
+  summary: "Permanently delete a video, its context, memory, conversations, messages and MEDIA files",
+  description: "dryRun returns exactly the row counts and MEDIA keys it would remove. A live video needs force: true.",
+  request: {
+    params: videoParams,
+    ...body(
+      z
+        .object({ ...Destructive, force: z.boolean().default(false) })
+        .strict()
+        .openapi({ example: { dryRun: true } }),
+    ),
+  },
   responses: {
-    200: ok("Impact (dry run) or what was deleted"),
+    200: json("What was (or would be) removed", PurgeResult),
     404: problems[404],
     409: problems[409],
-    413: problems[413],
-    422: problems[422],
     428: problems[428],
   },
 });
-const archiveRoute = keeperRoute({
+
+export const archiveConversationsRoute = keeperRoute({
   method: "post",
-  path: "/admin/archival/conversations/archive",
-  scope,
-  tags,
-  summary: "Archive conversations idle for more than N days to BACKUPS, then remove them from D1",
-  request: jsonBody(ArchiveConversationsInput),
-  responses: {
-    200: ok("What was (or would be) archived"),
-    413: problems[413],
-    422: problems[422],
-    428: problems[428],
-    502: upstream,
-  },
+  path: "/admin/archival/archive-conversations",
+  scope: "admin",
+  tags: ["archival"],
+  summary: "Archive conversations idle longer than archiveDays to R2, then remove them from D1",
+  request: body(
+    z
+      .object({ ...Destructive, archiveDays: PolicyOverrides.shape.archiveDays })
+      .strict()
+      .openapi({ example: { dryRun: true, archiveDays: 30 } }),
+  ),
+  responses: { 200: json("The run (or the plan)", PolicyRunResult), 423: problems[423], 428: problems[428] },
 });
-const listArchivedRoute = keeperRoute({
+
+export const listArchivedRoute = keeperRoute({
   method: "get",
-  path: "/admin/archival/conversations",
-  scope,
-  tags,
+  path: "/admin/archival/archived-conversations",
+  scope: "read",
+  tags: ["archival"],
   summary: "Find archived conversations by video or id",
-  request: { query: ArchivedQuery },
-  responses: { 200: ok("Archived conversations") },
+  request: {
+    query: z.object({
+      video_id: idString.optional(),
+      conversation_id: idString.optional(),
+      limit: z.coerce.number().int().min(1).max(500).default(100),
+    }),
+  },
+  responses: { 200: json("Archived conversations", z.object({ items: z.array(ArchivedConversation) })) },
 });
-const restoreConversationRoute = keeperRoute({
+
+export const restoreConversationRoute = keeperRoute({
   method: "post",
-  path: "/admin/archival/conversations/{id}/restore",
-  scope,
-  tags,
-  summary: "Put an archived conversation back into D1",
-  request: { params: IdParam },
-  responses: { 200: ok("Restored"), 404: problems[404], 409: problems[409], 502: upstream },
+  path: "/admin/archival/archived-conversations/{conversationId}/restore",
+  scope: "admin",
+  tags: ["archival"],
+  summary: "Put an archived conversation (and its messages) back into D1",
+  request: { params: z.object({ conversationId: idString }) },
+  responses: {
+    200: json(
+      "Restored",
+      z.object({ conversation_id: z.string(), video_id: z.string(), messages: z.number(), archive_key: z.string() }),
+    ),
+    404: problems[404],
+    409: problems[409],
+    422: problems[422],
+  },
 });
-const cleanupRoute = keeperRoute({
+
+export const cleanupRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/cleanup",
-  scope,
-  tags,
-  summary: "Delete rows whose parent is gone and MEDIA objects of videos that no longer exist",
-  request: jsonBody(DestructiveInput),
-  responses: { 200: ok("Orphans found and removed"), 413: problems[413], 422: problems[422], 428: problems[428] },
+  scope: "admin",
+  tags: ["archival"],
+  summary: "Remove orphaned rows and MEDIA files of videos that no longer exist",
+  request: body(
+    z
+      .object(Destructive)
+      .strict()
+      .openapi({ example: { dryRun: true } }),
+  ),
+  responses: { 200: json("What was (or would be) removed", OrphanReport), 428: problems[428] },
 });
-const optimizeRoute = keeperRoute({
+
+export const optimizeRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/optimize",
-  scope,
-  tags,
-  summary: "PRAGMA optimize (D1 allows neither VACUUM nor ANALYZE), with size before/after",
-  request: jsonBody(DestructiveInput),
-  responses: { 200: ok("Sizes before and after"), 413: problems[413], 422: problems[422], 428: problems[428] },
+  scope: "admin",
+  tags: ["archival"],
+  summary: "PRAGMA optimize (D1 has no VACUUM/ANALYZE) with size before and after",
+  responses: {
+    200: json(
+      "Sizes",
+      z.object({
+        size_before_bytes: z.number().nullable(),
+        size_after_bytes: z.number().nullable(),
+        duration_ms: z.number(),
+        note: z.string(),
+      }),
+    ),
+  },
 });
-const applyRoute = keeperRoute({
+
+export const policiesStatusRoute = keeperRoute({
+  method: "get",
+  path: "/admin/archival/status",
+  scope: "read",
+  tags: ["archival"],
+  summary: "What each retention policy would do now, and its last run",
+  request: {
+    query: z.object({
+      archive_days: z.coerce.number().int().min(1).max(3650).optional(),
+      delete_days: z.coerce.number().int().min(1).max(3650).optional(),
+    }),
+  },
+  responses: { 200: json("Policy status", Loose) },
+});
+
+export const applyPoliciesRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/apply-policies",
-  scope,
-  tags,
-  summary: "Run every retention policy now, under the same lease as the cron run",
-  request: jsonBody(ApplyPoliciesInput),
-  responses: {
-    200: ok("The preview (dry run) or the run record"),
-    413: problems[413],
-    422: problems[422],
-    423: problems[423],
-    428: problems[428],
-  },
+  scope: "admin",
+  tags: ["archival"],
+  summary: "Apply every retention policy now (the same code and lease as the daily cron)",
+  request: body(
+    PolicyOverrides.extend(Destructive)
+      .strict()
+      .openapi({ example: { dryRun: true, archiveDays: 30, deleteDays: 7 } }),
+  ),
+  responses: { 200: json("The run (or the plan)", PolicyRunResult), 423: problems[423], 428: problems[428] },
 });
 
 export function registerArchivalRoutes(app: OpenAPIHono<KeeperEnv>) {
-  app.openapi(statusRoute, async (c) => {
-    const q = c.req.valid("query");
-    return c.json(await retentionStatus({ ctx: c.get("ctx"), input: toOverrides(q) }), 200);
-  });
   app.openapi(softDeleteRoute, async (c) =>
     c.json(await softDeleteVideo({ ctx: c.get("ctx"), input: c.req.valid("param") }), 200),
   );
-  app.openapi(restoreRoute, async (c) => c.json(await restoreVideo({ ctx: c.get("ctx"), input: c.req.valid("param") }), 200));
+  app.openapi(restoreVideoRoute, async (c) =>
+    c.json(await restoreVideo({ ctx: c.get("ctx"), input: c.req.valid("param") }), 200),
+  );
   app.openapi(listDeletedRoute, async (c) =>
     c.json(await listDeletedVideos({ ctx: c.get("ctx"), input: c.req.valid("query") }), 200),
   );
-  app.openapi(purgeRoute, async (c) => {
-    const body = c.req.valid("json");
-    const result = await purgeVideo({
+  app.openapi(purgeRoute, async (c) =>
+    c.json(await purgeVideo({ ctx: c.get("ctx"), input: { ...c.req.valid("json"), id: c.req.valid("param").id } }), 200),
+  );
+  app.openapi(archiveConversationsRoute, async (c) => {
+    const input = c.req.valid("json");
+    const result = await applyPolicies({
       ctx: c.get("ctx"),
-      input: { id: c.req.valid("param").id, dryRun: body.dry_run, confirm: body.confirm },
+      input: { ...input, trigger: "manual", purge: false, cleanup: false, optimize: false },
     });
-    return c.json({ ...result }, 200);
-  });
-  app.openapi(archiveRoute, async (c) => {
-    const ctx = c.get("ctx");
-    const body = c.req.valid("json");
-    const olderThanDays = body.older_than_days ?? retentionPolicyFrom(ctx.env as unknown as Record<string, unknown>).archiveDays;
-    return c.json(
-      { ...(await archiveConversations({ ctx, input: { olderThanDays, dryRun: body.dry_run, confirm: body.confirm } })) },
-      200,
-    );
+    return c.json(result, 200);
   });
   app.openapi(listArchivedRoute, async (c) => {
-    const q = c.req.valid("query");
-    return c.json(
-      await listArchivedConversations({
-        ctx: c.get("ctx"),
-        input: { videoId: q.video_id, conversationId: q.id, limit: q.limit },
-      }),
-      200,
-    );
+    const query = c.req.valid("query");
+    const items = await listArchivedConversations({
+      ctx: c.get("ctx"),
+      input: { videoId: query.video_id, conversationId: query.conversation_id, limit: query.limit },
+    });
+    return c.json({ items }, 200);
   });
   app.openapi(restoreConversationRoute, async (c) =>
-    c.json(await restoreConversation({ ctx: c.get("ctx"), input: c.req.valid("param") }), 200),
+    c.json(await restoreArchivedConversation({ ctx: c.get("ctx"), input: c.req.valid("param") }), 200),
   );
   app.openapi(cleanupRoute, async (c) => {
-    const body = c.req.valid("json");
+    const input = c.req.valid("json");
+    if (!input.dryRun && !input.confirm)
+      throw new KeeperError("CONFIRMATION_REQUIRED", "Cleanup deletes data; send confirm: true (try dryRun: true first)");
+    return c.json(await cleanupOrphans({ ctx: c.get("ctx"), input }), 200);
+  });
+  app.openapi(optimizeRoute, async (c) => c.json(await optimizeDatabase({ ctx: c.get("ctx") }), 200));
+  app.openapi(policiesStatusRoute, async (c) => {
+    const query = c.req.valid("query");
     return c.json(
-      { ...(await cleanupOrphans({ ctx: c.get("ctx"), input: { dryRun: body.dry_run, confirm: body.confirm } })) },
+      await policyStatus({ ctx: c.get("ctx"), input: { archiveDays: query.archive_days, deleteDays: query.delete_days } }),
       200,
     );
   });
-  app.openapi(optimizeRoute, async (c) => {
-    const body = c.req.valid("json");
-    if (!body.dry_run && !body.confirm) {
-      throw new KeeperError("CONFIRMATION_REQUIRED", "Send confirm: true (or dry_run: true)");
-    }
-    return c.json(await optimizeDatabase({ ctx: c.get("ctx"), input: { dryRun: body.dry_run } }), 200);
-  });
-  app.openapi(applyRoute, async (c) => {
-    const ctx = c.get("ctx");
-    const body = c.req.valid("json");
-    const overrides = toOverrides(body);
-    if (body.dry_run) return c.json({ dry_run: true, ...(await previewPolicies({ ctx, input: overrides })) }, 200);
-    const run = await applyPolicies({ ctx, input: { ...overrides, trigger: "manual", confirm: body.confirm } });
-    return c.json({ dry_run: false, run }, 200);
-  });
+  app.openapi(applyPoliciesRoute, async (c) =>
+    c.json(await applyPolicies({ ctx: c.get("ctx"), input: { ...c.req.valid("json"), trigger: "manual" } }), 200),
+  );
 }

@@ -1,4 +1,6 @@
-import { retentionJob } from "../archival/job";
+import { retentionJob } from "../archival/jobs";
+import { backupJob, drillJob, pruneJob } from "../backups/jobs";
+import { healthSnapshotJob } from "../health/jobs";
 import type { MaintenanceJob } from "./scheduled";
 
 /**
@@ -6,5 +8,7 @@ import type { MaintenanceJob } from "./scheduled";
  * A test checks that every cron in wrangler.toml has jobs here and every key here is in wrangler.toml.
  */
 export const jobsByCron: Record<string, MaintenanceJob[]> = {
+  "0 * * * *": [healthSnapshotJob],
   "30 3 * * *": [retentionJob],
+  "0 4 * * *": [backupJob, pruneJob, drillJob],
 };

@@ -45,5 +45,6 @@ export async function dispatchScheduled({
       ctx.logger.error("maintenance job threw", { job: job.name, error: error instanceof Error ? error.message : String(error) });
     }
   }
+  await ctx.flushMonitoring().catch((error) => ctx.logger.warn("query monitor flush failed", { error: String(error) }));
   return runs;
 }

@@ -20,6 +20,8 @@ export interface AppContext {
   principal: Principal;
   logger: Logger;
   fetch: typeof fetch;
+  /** Writes what the query monitor collected during this request (a no-op without one). */
+  flushMonitoring: () => Promise<void>;
 }
 
 /** Dependencies a test (or a different runtime) may replace. */
@@ -30,6 +32,14 @@ export interface AppDependencies {
   accessKeySet?: JWTVerifyGetKey;
   /** Wraps the D1 binding (the health area installs its query monitor here). */
   wrapD1?: (d1: D1Database, ctx: { env: Env; config: KeeperConfig; now: () => Date }) => D1Database;
+  /**
+   * Watches every query of a request (the health area's monitor): returns the binding to use and a
+   * flush that runs after the response. Applied after `wrapD1`.
+   */
+  queryMonitor?: (
+    d1: D1Database,
+    ctx: { env: Env; config: KeeperConfig; now: () => Date },
+  ) => { d1: D1Database; flush: () => Promise<void> };
 }
 
 export function createContext(
@@ -39,7 +49,9 @@ export function createContext(
   fields: { requestId: string; principal?: Principal },
 ): AppContext {
   const now = deps.now ?? (() => new Date());
-  const d1 = deps.wrapD1 ? deps.wrapD1(env.DB, { env, config, now }) : env.DB;
+  const wrapped = deps.wrapD1 ? deps.wrapD1(env.DB, { env, config, now }) : env.DB;
+  const monitor = deps.queryMonitor?.(wrapped, { env, config, now });
+  const d1 = monitor?.d1 ?? wrapped;
   return {
     env,
     config,
@@ -49,8 +61,13 @@ export function createContext(
     media: env.MEDIA,
     now,
     principal: fields.principal ?? anonymous,
-    logger: createLogger({ requestId: fields.requestId }),
+    logger: createLogger({ requestId: fields.requestId }, [
+      ...config.KEEPER_READ_TOKEN,
+      ...config.KEEPER_WRITE_TOKEN,
+      ...config.KEEPER_ADMIN_TOKEN,
+    ]),
     fetch: deps.fetch ?? ((input, init) => fetch(input, init)),
+    flushMonitoring: monitor?.flush ?? (async () => {}),
   };
 }
 

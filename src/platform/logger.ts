@@ -18,9 +18,14 @@ function redact(fields: LogFields): LogFields {
   return clean;
 }
 
-export function createLogger(base: LogFields = {}): Logger {
+/**
+ * `secrets` are values (the configured tokens) scrubbed from the whole line wherever they appear,
+ * e.g. inside an error message a library built from a request.
+ */
+export function createLogger(base: LogFields = {}, secrets: readonly string[] = []): Logger {
+  const scrub = (line: string) => secrets.reduce((text, secret) => (secret ? text.replaceAll(secret, "[redacted]") : text), line);
   const write = (level: "info" | "warn" | "error", message: string, fields: LogFields = {}) => {
-    const line = JSON.stringify({ level, message, ...redact(base), ...redact(fields) });
+    const line = scrub(JSON.stringify({ level, message, ...redact(base), ...redact(fields) }));
     if (level === "error") console.error(line);
     else if (level === "warn") console.warn(line);
     else console.log(line);

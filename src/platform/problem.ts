@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { classifyD1Error } from "../db/d1-errors";
+import type { AppContext } from "./context";
 import { type ErrorCode, errorCodes, KeeperError } from "./errors";
 import { createLogger } from "./logger";
 
@@ -52,7 +53,10 @@ export function problemResponse(c: Context, thrown: unknown): Response {
   const requestId = c.get("requestId") as string | undefined;
   if (error.status >= 500) {
     const cause = error.cause instanceof Error ? error.cause : undefined;
-    createLogger({ requestId }).error("request failed", {
+    // The request's logger knows the configured tokens and scrubs them; before ctx exists (a bad
+    // config) there are no trustworthy tokens to scrub.
+    const logger = (c.get("ctx") as AppContext | undefined)?.logger ?? createLogger({ requestId });
+    logger.error("request failed", {
       code: error.code,
       detail: error.message,
       cause: cause ? `${cause.name}: ${cause.message}` : undefined,

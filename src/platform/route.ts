@@ -55,9 +55,11 @@ export const problems = {
  */
 export function keeperRoute<const R extends Omit<RouteConfig, "middleware" | "security">>(config: R & { scope: RouteScope }) {
   const { scope, ...route } = config;
+  // A route that takes a body can always answer "too large" and "does not match the schema".
+  const bodyProblems = route.request?.body ? { 413: problems[413], 422: problems[422] } : {};
   return createRoute({
     ...route,
-    responses: { ...commonProblems, ...route.responses },
+    responses: { ...commonProblems, ...bodyProblems, ...route.responses },
     middleware: [scopeGuard(scope)] as const,
     security: scope === "public" ? [] : [{ bearerAuth: [] }],
     "x-keeper-scope": scope,

@@ -1,7 +1,8 @@
 import type { videoContext } from "../db/schema";
 import type { AppContext } from "../platform/context";
-import { decodeCursor, encodeCursor, isSingleNumber } from "../platform/cursor";
+import { decodeCursor, isSingleNumber } from "../platform/cursor";
 import { explainMissingLiveVideo, liveVideoExists } from "./live-parent";
+import { toPage } from "./paging";
 import { presentContext } from "./present";
 import { listContextQuery } from "./queries";
 import type { ContextInput } from "./validators";
@@ -66,13 +67,9 @@ export async function listContext({
   ctx: AppContext;
   input: { videoId: string; contextType?: string; cursor?: string; limit: number };
 }) {
-  await getVideo({ ctx, input: { id: input.videoId, includeDeleted: true } });
   const after = input.cursor ? decodeCursor(input.cursor, isSingleNumber)[0] : undefined;
   const rows = await listContextQuery(ctx.db, { ...input, afterId: after, limit: input.limit + 1 });
-  const page = rows.slice(0, input.limit);
-  const last = page.at(-1);
-  return {
-    items: page.map(presentContext),
-    next_cursor: rows.length > input.limit && last ? encodeCursor([last.id]) : null,
-  };
+  // Only an empty page needs the second query that tells "no such video" (404) from "nothing yet".
+  if (rows.length === 0) await getVideo({ ctx, input: { id: input.videoId, includeDeleted: true } });
+  return toPage(rows, input.limit, presentContext, (row) => [row.id]);
 }

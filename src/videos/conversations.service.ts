@@ -1,9 +1,10 @@
 import { eq } from "drizzle-orm";
 import { conversations } from "../db/schema";
 import type { AppContext } from "../platform/context";
-import { decodeCursor, encodeCursor, isNumberStringPair, isSingleNumber } from "../platform/cursor";
+import { decodeCursor, isNumberStringPair, isSingleNumber } from "../platform/cursor";
 import { notFound } from "../platform/errors";
 import { explainMissingLiveVideo, liveVideoExists } from "./live-parent";
+import { toPage } from "./paging";
 import { presentConversation, presentMessage } from "./present";
 import { listConversationsQuery, listMessagesQuery } from "./queries";
 import type { ConversationInput, MessageInput } from "./validators";
@@ -50,15 +51,10 @@ export async function listConversations({
   ctx: AppContext;
   input: { videoId: string; cursor?: string; limit: number };
 }) {
-  await getVideo({ ctx, input: { id: input.videoId, includeDeleted: true } });
   const after = input.cursor ? decodeCursor(input.cursor, isNumberStringPair) : undefined;
   const rows = await listConversationsQuery(ctx.db, { videoId: input.videoId, after, limit: input.limit + 1 });
-  const page = rows.slice(0, input.limit);
-  const last = page.at(-1);
-  return {
-    items: page.map(presentConversation),
-    next_cursor: rows.length > input.limit && last ? encodeCursor([last.createdAt, last.id]) : null,
-  };
+  if (rows.length === 0) await getVideo({ ctx, input: { id: input.videoId, includeDeleted: true } });
+  return toPage(rows, input.limit, presentConversation, (row) => [row.createdAt, row.id]);
 }
 
 /**
@@ -114,13 +110,8 @@ export async function listMessages({
   ctx: AppContext;
   input: { conversationId: string; cursor?: string; limit: number };
 }) {
-  await getConversation({ ctx, input: { id: input.conversationId } });
   const after = input.cursor ? decodeCursor(input.cursor, isSingleNumber)[0] : undefined;
   const rows = await listMessagesQuery(ctx.db, { conversationId: input.conversationId, afterId: after, limit: input.limit + 1 });
-  const page = rows.slice(0, input.limit);
-  const last = page.at(-1);
-  return {
-    items: page.map(presentMessage),
-    next_cursor: rows.length > input.limit && last ? encodeCursor([last.id]) : null,
-  };
+  if (rows.length === 0) await getConversation({ ctx, input: { id: input.conversationId } });
+  return toPage(rows, input.limit, presentMessage, (row) => [row.id]);
 }

@@ -1,6 +1,7 @@
 import type { AppContext } from "../platform/context";
-import { decodeCursor, encodeCursor, isNumberNumberPair } from "../platform/cursor";
+import { decodeCursor, isNumberNumberPair } from "../platform/cursor";
 import { explainMissingLiveVideo, liveVideoExists } from "./live-parent";
+import { toPage } from "./paging";
 import { presentMemory } from "./present";
 import { listMemoryQuery } from "./queries";
 import type { MemoryInput } from "./validators";
@@ -49,13 +50,8 @@ export async function listMemory({
   ctx: AppContext;
   input: { videoId: string; cursor?: string; limit: number };
 }) {
-  await getVideo({ ctx, input: { id: input.videoId, includeDeleted: true } });
   const before = input.cursor ? decodeCursor(input.cursor, isNumberNumberPair) : undefined;
   const rows = await listMemoryQuery(ctx.db, { videoId: input.videoId, before, limit: input.limit + 1 });
-  const page = rows.slice(0, input.limit);
-  const last = page.at(-1);
-  return {
-    items: page.map(presentMemory),
-    next_cursor: rows.length > input.limit && last ? encodeCursor([last.timestamp, last.id]) : null,
-  };
+  if (rows.length === 0) await getVideo({ ctx, input: { id: input.videoId, includeDeleted: true } });
+  return toPage(rows, input.limit, presentMemory, (row) => [row.timestamp, row.id]);
 }

@@ -55,7 +55,15 @@ export const VideoInput = z
     metadata: jsonObject.optional(),
   })
   .strict()
-  .openapi("VideoInput");
+  .openapi("VideoInput", {
+    example: {
+      filename: "lecture-01.mp4",
+      file_path: "/media/lectures/lecture-01.mp4",
+      duration: 3120.5,
+      category: "lecture",
+      tags: ["math"],
+    },
+  });
 
 /** Type-specific shapes for well-known analysis outputs; other context types take any object. */
 const box = z.array(finite).length(4);
@@ -103,7 +111,15 @@ export const ContextInput = z
       }
     }
   })
-  .openapi("ContextInput");
+  .openapi("ContextInput", {
+    example: {
+      context_type: "transcript",
+      tool_name: "whisper",
+      timestamp: 12.5,
+      confidence: 0.93,
+      data: { text: "Hello", language: "en" },
+    },
+  });
 
 export const MemoryInput = z
   .object({
@@ -112,7 +128,7 @@ export const MemoryInput = z
     metadata: jsonObject.optional(),
   })
   .strict()
-  .openapi("MemoryInput");
+  .openapi("MemoryInput", { example: { timestamp: 12.5, content: "The definition of a vector is given here" } });
 
 export const ConversationInput = z
   .object({
@@ -120,7 +136,7 @@ export const ConversationInput = z
     title: z.string().max(512).refine(noNul, "must not contain NUL bytes").optional(),
   })
   .strict()
-  .openapi("ConversationInput");
+  .openapi("ConversationInput", { example: { title: "Questions about lecture 1" } });
 
 export const MessageInput = z
   .object({
@@ -129,7 +145,7 @@ export const MessageInput = z
     metadata: jsonObject.optional(),
   })
   .strict()
-  .openapi("MessageInput");
+  .openapi("MessageInput", { example: { role: "user", content: "What is on the board at 0:12?" } });
 
 export const PageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),

@@ -1,8 +1,9 @@
 import { eq } from "drizzle-orm";
 import { videos } from "../db/schema";
 import type { AppContext } from "../platform/context";
-import { decodeCursor, encodeCursor, isNumberStringPair } from "../platform/cursor";
+import { decodeCursor, isNumberStringPair } from "../platform/cursor";
 import { notFound } from "../platform/errors";
+import { toPage } from "./paging";
 import { presentVideo } from "./present";
 import { listVideosQuery } from "./queries";
 import type { VideoInput } from "./validators";
@@ -47,10 +48,5 @@ export async function listVideos({
 }) {
   const after = input.cursor ? decodeCursor(input.cursor, isNumberStringPair) : undefined;
   const rows = await listVideosQuery(ctx.db, { includeDeleted: input.includeDeleted, after, limit: input.limit + 1 });
-  const page = rows.slice(0, input.limit);
-  const last = page.at(-1);
-  return {
-    items: page.map(presentVideo),
-    next_cursor: rows.length > input.limit && last ? encodeCursor([last.createdAt, last.id]) : null,
-  };
+  return toPage(rows, input.limit, presentVideo, (row) => [row.createdAt, row.id]);
 }

@@ -1,79 +1,166 @@
+import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { restoreVideo, softDeleteVideo } from "../../src/archival/lifecycle.service";
-import { applyPolicies } from "../../src/archival/policies.service";
-import { purgeVideo } from "../../src/archival/purge.service";
-import { seedVideo } from "../support/factories";
-import { contextAt, countWhere, DAY } from "./support";
+import { at, DAY } from "./support";
 
-type Op = { kind: "softDelete" | "restore" | "purge"; video: number } | { kind: "policies" } | { kind: "advance"; hours: number };
+/**
+ * Random sequences of soft-delete, restore, purge, policy runs and time passing, against a model
+ * of what must survive: never is a live video lost, nor one soft-deleted within its 7-day window.
+ */
+interface Model {
+  prefix: string;
+  now: number;
+  videos: Map<string, { deletedAt: number | null }>;
+}
+type Real = Record<string, never>;
 
-const VIDEOS = 4;
-const DELETE_DAYS = 7;
+const ids = ["a", "b", "c", "d"];
+const idOf = (model: Model, name: string) => `${model.prefix}-${name}`;
 
-const op: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constantFrom("softDelete", "restore", "purge"), video: fc.nat(VIDEOS - 1) }) as fc.Arbitrary<Op>,
-  fc.constant({ kind: "policies" } as Op),
-  fc.record({ kind: fc.constant("advance"), hours: fc.integer({ min: 1, max: 24 * 10 }) }) as fc.Arbitrary<Op>,
-);
+class Create implements fc.AsyncCommand<Model, Real> {
+  readonly name: string;
+  constructor(name: string) {
+    this.name = name;
+  }
+  check = (model: Readonly<Model>) => !model.videos.has(idOf(model as Model, this.name));
+  async run(model: Model) {
+    const id = idOf(model, this.name);
+    const res = await at(model.now, "POST", "/v1/videos", {
+      body: { id, filename: `${id}.mp4`, file_path: `/m/${id}.mp4`, duration: 5 },
+    });
+    expect(res.status).toBe(201);
+    model.videos.set(id, { deletedAt: null });
+  }
+  toString = () => `Create(${this.name})`;
+}
 
-describe("retention model", () => {
+class SoftDelete implements fc.AsyncCommand<Model, Real> {
+  readonly name: string;
+  constructor(name: string) {
+    this.name = name;
+  }
+  check = () => true;
+  async run(model: Model) {
+    const id = idOf(model, this.name);
+    const res = await at(model.now, "POST", `/admin/archival/videos/${id}/soft-delete`);
+    const known = model.videos.get(id);
+    if (!known) return void expect(res.status).toBe(404);
+    expect(res.status).toBe(200);
+    expect(res.body.changed).toBe(known.deletedAt === null);
+    if (known.deletedAt === null) known.deletedAt = model.now;
+  }
+  toString = () => `SoftDelete(${this.name})`;
+}
+
+class Restore implements fc.AsyncCommand<Model, Real> {
+  readonly name: string;
+  constructor(name: string) {
+    this.name = name;
+  }
+  check = () => true;
+  async run(model: Model) {
+    const id = idOf(model, this.name);
+    const res = await at(model.now, "POST", `/admin/archival/videos/${id}/restore`);
+    const known = model.videos.get(id);
+    if (!known) return void expect(res.status).toBe(404);
+    expect(res.status).toBe(200);
+    known.deletedAt = null;
+  }
+  toString = () => `Restore(${this.name})`;
+}
+
+class Purge implements fc.AsyncCommand<Model, Real> {
+  readonly name: string;
+  readonly confirm: boolean;
+  constructor(name: string, confirm: boolean) {
+    this.name = name;
+    this.confirm = confirm;
+  }
+  check = () => true;
+  async run(model: Model) {
+    const id = idOf(model, this.name);
+    const res = await at(model.now, "POST", `/admin/archival/videos/${id}/purge`, { body: { confirm: this.confirm } });
+    const known = model.videos.get(id);
+    if (!known) return void expect(res.status).toBe(404);
+    if (known.deletedAt === null) return void expect(res.status).toBe(409);
+    if (!this.confirm) return void expect(res.status).toBe(428);
+    expect(res.status).toBe(200);
+    model.videos.delete(id);
+  }
+  toString = () => `Purge(${this.name}, confirm=${this.confirm})`;
+}
+
+class ApplyPolicies implements fc.AsyncCommand<Model, Real> {
+  check = () => true;
+  async run(model: Model) {
+    const res = await at(model.now, "POST", "/admin/archival/apply-policies", {
+      body: { confirm: true, deleteDays: 7, optimize: false },
+    });
+    expect(res.status).toBe(200);
+    for (const [id, video] of model.videos) {
+      if (video.deletedAt !== null && video.deletedAt < model.now - 7 * DAY) model.videos.delete(id);
+    }
+  }
+  toString = () => "ApplyPolicies";
+}
+
+class Wait implements fc.AsyncCommand<Model, Real> {
+  readonly days: number;
+  constructor(days: number) {
+    this.days = days;
+  }
+  check = () => true;
+  async run(model: Model) {
+    model.now += this.days * DAY;
+  }
+  toString = () => `Wait(${this.days}d)`;
+}
+
+async function assertAgrees(model: Model) {
+  const { results } = await env.DB.prepare("SELECT id, deleted_at FROM videos WHERE id LIKE ?")
+    .bind(`${model.prefix}-%`)
+    .all<{ id: string; deleted_at: number | null }>();
+  const actual = new Map(results.map((row) => [row.id, row.deleted_at]));
+  expect([...actual.keys()].sort()).toEqual([...model.videos.keys()].sort());
+  for (const [id, video] of model.videos) expect(actual.get(id), id).toBe(video.deletedAt);
+}
+
+describe("archival against a model", () => {
   it("never loses a live video or one inside its retention window", async () => {
     let run = 0;
-    await fc.assert(
-      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 14 }), async (ops) => {
-        run++;
-        let now = Date.UTC(2102, 0, 1) + run * 1000 * DAY;
-        const ctx = contextAt(() => now);
-        // Model: id → deleted_at (null = live); absent = permanently deleted.
-        const model = new Map<string, number | null>();
-        const ids: string[] = [];
-        for (let i = 0; i < VIDEOS; i++) {
-          const { id } = await seedVideo({ createdAt: now });
-          ids.push(id);
-          model.set(id, null);
-        }
-        for (const step of ops) {
-          if (step.kind === "advance") {
-            now += step.hours * 3_600_000;
-            continue;
-          }
-          if (step.kind === "policies") {
-            await applyPolicies({ ctx, input: { trigger: "manual", confirm: true, deleteDays: DELETE_DAYS, optimize: false } });
-            for (const [id, deletedAt] of model) {
-              if (deletedAt !== null && deletedAt < now - DELETE_DAYS * DAY) model.delete(id);
-            }
-          } else {
-            const id = ids[step.video];
-            const state = model.get(id);
-            if (state === undefined) continue;
-            if (step.kind === "softDelete") {
-              await softDeleteVideo({ ctx, input: { id } });
-              if (state === null) model.set(id, now);
-            } else if (step.kind === "restore") {
-              await restoreVideo({ ctx, input: { id } });
-              model.set(id, null);
-            } else if (state !== null) {
-              await purgeVideo({ ctx, input: { id, dryRun: false, confirm: true } });
-              model.delete(id);
-            } else {
-              await expect(purgeVideo({ ctx, input: { id, dryRun: false, confirm: true } })).rejects.toMatchObject({
-                code: "CONFLICT",
-              });
-            }
-          }
-          for (const id of ids) {
-            const row = await countWhere("SELECT count(*) AS n FROM videos WHERE id = ?", id);
-            const expected = model.has(id) ? 1 : 0;
-            expect(row, `video ${id} after ${step.kind}`).toBe(expected);
-            if (model.has(id)) {
-              const live = await countWhere("SELECT count(*) AS n FROM videos WHERE id = ? AND deleted_at IS NULL", id);
-              expect(live).toBe(model.get(id) === null ? 1 : 0);
-            }
-          }
-        }
-      }),
-      { numRuns: 25 },
+    const name = fc.constantFrom(...ids);
+    const softDelete = name.map((n) => new SoftDelete(n));
+    const wait = fc.constantFrom(1, 3, 6, 8).map((days) => new Wait(days));
+    const policies = fc.constant(new ApplyPolicies());
+    // Deletes, time passing and policy runs are listed more than once: they are what the property is about.
+    const commands = fc.commands(
+      [
+        name.map((n) => new Create(n)),
+        softDelete,
+        softDelete,
+        name.map((n) => new Restore(n)),
+        fc.tuple(name, fc.boolean()).map(([n, confirm]) => new Purge(n, confirm)),
+        policies,
+        policies,
+        wait,
+        wait,
+      ],
+      { maxCommands: 30, size: "large" },
     );
-  }, 120_000);
+    await fc.assert(
+      fc.asyncProperty(commands, async (sequence) => {
+        run++;
+        const model: Model = {
+          prefix: `am${run}x${Math.random().toString(36).slice(2, 6)}`,
+          now: Date.UTC(2040, 0, 1) + run * 1000 * DAY,
+          videos: new Map(),
+        };
+        // Every run starts with all videos live, so deletes, waits and policy runs meet often.
+        for (const name of ids) await new Create(name).run(model);
+        await fc.asyncModelRun(() => ({ model, real: {} }), sequence);
+        await assertAgrees(model);
+      }),
+      { numRuns: 40, seed: 45 },
+    );
+  }, 240_000);
 });

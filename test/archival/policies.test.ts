@@ -1,89 +1,153 @@
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { applyPolicies, RETENTION_JOB } from "../../src/archival/policies.service";
-import worker from "../../src/index";
-import { seedConversation, seedVideo, tableCounts } from "../support/factories";
-import { call, json } from "../support/http";
-import { contextAt, countWhere, DAY } from "./support";
+import { RETENTION_JOB } from "../../src/archival/policies.service";
+import { jobsByCron } from "../../src/maintenance/jobs";
+import { dispatchScheduled } from "../../src/maintenance/scheduled";
+import { parseConfig } from "../../src/platform/config";
+import { seedConversation, seedVideo } from "../support/factories";
+import { at, count, DAY, failingBucket, putMedia } from "./support";
 
-const NOW = Date.UTC(2101, 5, 1);
+/**
+ * Each test runs at its own fixed clock far from the others' and asserts only on rows it seeded,
+ * since the file's tests share one database.
+ */
+describe("conversation archive", () => {
+  it("moves only idle conversations to R2 with a manifest, and they can be found and restored", async () => {
+    const now = Date.UTC(2032, 0, 10);
+    const video = await seedVideo();
+    const old = await seedConversation(video.id, { updatedAt: now - 45 * DAY, messages: 4 });
+    const fresh = await seedConversation(video.id, { updatedAt: now - 2 * DAY, messages: 1 });
+
+    const dry = await at(now, "POST", "/admin/archival/archive-conversations", { body: { dryRun: true, archiveDays: 30 } });
+    expect(dry.body.plan.archive.conversations).toBeGreaterThanOrEqual(1);
+    expect(await count("SELECT count(*) AS n FROM conversations WHERE id = ?", old.id)).toBe(1);
+    expect((await at(now, "POST", "/admin/archival/archive-conversations", { body: { archiveDays: 30 } })).status).toBe(428);
+
+    const run = await at(now, "POST", "/admin/archival/archive-conversations", { body: { archiveDays: 30, confirm: true } });
+    expect(run.status).toBe(200);
+    expect(run.body.run.status).toBe("succeeded");
+    expect(await count("SELECT count(*) AS n FROM conversations WHERE id = ?", old.id)).toBe(0);
+    expect(await count("SELECT count(*) AS n FROM messages WHERE conversation_id = ?", old.id)).toBe(0);
+    expect(await count("SELECT count(*) AS n FROM conversations WHERE id = ?", fresh.id)).toBe(1);
+
+    const found = await at(now, "GET", `/admin/archival/archived-conversations?video_id=${video.id}`, { token: "read" });
+    expect(found.body.items.map((item: { conversation_id: string }) => item.conversation_id)).toEqual([old.id]);
+    const key = found.body.items[0].archive_key as string;
+    expect(key).toMatch(/^archives\/conversations\/2032\/01\/10\/.+\.jsonl\.gz$/);
+    const manifest = (await (await env.BACKUPS.get(`${key}.manifest.json`))?.json()) as {
+      conversation_ids: string[];
+      sha256: string;
+    };
+    expect(manifest.conversation_ids).toContain(old.id);
+
+    const restored = await at(now, "POST", `/admin/archival/archived-conversations/${old.id}/restore`);
+    expect(restored.status).toBe(200);
+    expect(restored.body.messages).toBe(4);
+    expect(await count("SELECT count(*) AS n FROM messages WHERE conversation_id = ?", old.id)).toBe(4);
+    expect((await at(now, "POST", `/admin/archival/archived-conversations/${old.id}/restore`)).status).toBe(409);
+    expect((await at(now, "POST", "/admin/archival/archived-conversations/never-archived/restore")).status).toBe(404);
+  });
+
+  it("leaves every conversation in D1 when R2 fails at either write", async () => {
+    for (const failOn of [1, 2]) {
+      const now = Date.UTC(2033, 0, 10 + failOn);
+      const video = await seedVideo();
+      const old = await seedConversation(video.id, { updatedAt: now - 400 * DAY, messages: 2 });
+      const res = await at(now, "POST", "/admin/archival/archive-conversations", {
+        body: { archiveDays: 300, confirm: true },
+        env: { BACKUPS: failingBucket(env.BACKUPS, "put", failOn) },
+      });
+      expect(res.body.run.status, `put #${failOn}`).toBe("failed");
+      expect(await count("SELECT count(*) AS n FROM conversations WHERE id = ?", old.id)).toBe(1);
+      expect(await count("SELECT count(*) AS n FROM messages WHERE conversation_id = ?", old.id)).toBe(2);
+      expect(await count("SELECT count(*) AS n FROM keeper_archived_conversations WHERE conversation_id = ?", old.id)).toBe(0);
+    }
+  });
+});
 
 describe("retention policies", () => {
-  it("touches only rows past each cutoff, per category, and a second run changes nothing", async () => {
-    const pastWindow = await seedVideo({ deletedAt: NOW - 8 * DAY });
-    const insideWindow = await seedVideo({ deletedAt: NOW - 6 * DAY });
-    const shortCategory = await seedVideo({ deletedAt: NOW - 3 * DAY, category: "surveillance" });
-    const live = await seedVideo({ createdAt: NOW - 900 * DAY });
-    const oldConversation = await seedConversation(live.id, { updatedAt: NOW - 31 * DAY, messages: 1 });
-    const newConversation = await seedConversation(live.id, { updatedAt: NOW - 29 * DAY, messages: 1 });
-    const ctx = contextAt(NOW);
+  it("touch only rows past each cutoff, honour category windows, and change nothing the second time", async () => {
+    const now = Date.UTC(2034, 2, 1);
+    const oldDeleted = await seedVideo({ deletedAt: now - 8 * DAY });
+    const recentDeleted = await seedVideo({ deletedAt: now - 6 * DAY });
+    const camera = await seedVideo({ deletedAt: now - 3 * DAY, category: "surveillance" });
+    const live = await seedVideo();
+    await putMedia(oldDeleted.id);
+    const idle = await seedConversation(live.id, { updatedAt: now - 31 * DAY, messages: 1 });
+    const active = await seedConversation(live.id, { updatedAt: now - 29 * DAY, messages: 1 });
 
-    const first = await applyPolicies({
-      ctx,
-      input: { trigger: "manual", confirm: true, deleteDaysByCategory: { surveillance: 2 }, optimize: false },
-    });
-    expect(first.status).toBe("succeeded");
-    const exists = (id: string) => countWhere("SELECT count(*) AS n FROM videos WHERE id = ?", id);
-    expect(await exists(pastWindow.id)).toBe(0);
-    expect(await exists(shortCategory.id)).toBe(0);
-    expect(await exists(insideWindow.id)).toBe(1);
+    const body = { confirm: true, categories: { surveillance: { deleteDays: 2 } } };
+    const first = await at(now, "POST", "/admin/archival/apply-policies", { body });
+    expect(first.status).toBe(200);
+    expect(first.body.run).toMatchObject({ status: "succeeded", job: RETENTION_JOB });
+    const exists = async (id: string) => count("SELECT count(*) AS n FROM videos WHERE id = ?", id);
+    expect(await exists(oldDeleted.id)).toBe(0);
+    expect(await exists(camera.id)).toBe(0);
+    expect(await exists(recentDeleted.id)).toBe(1);
     expect(await exists(live.id)).toBe(1);
-    expect(await countWhere("SELECT count(*) AS n FROM conversations WHERE id = ?", oldConversation.id)).toBe(0);
-    expect(await countWhere("SELECT count(*) AS n FROM conversations WHERE id = ?", newConversation.id)).toBe(1);
+    expect(await count("SELECT count(*) AS n FROM conversations WHERE id = ?", idle.id)).toBe(0);
+    expect(await count("SELECT count(*) AS n FROM conversations WHERE id = ?", active.id)).toBe(1);
 
-    const before = await tableCounts();
-    const second = await applyPolicies({
-      ctx,
-      input: { trigger: "manual", confirm: true, deleteDaysByCategory: { surveillance: 2 }, optimize: false },
+    const second = await at(now, "POST", "/admin/archival/apply-policies", { body });
+    expect(second.body.run.counts).toMatchObject({
+      videos_purged: 0,
+      conversations_archived: 0,
+      orphan_rows: 0,
+      orphan_media: 0,
     });
-    expect(second.counts).toMatchObject({ conversations_archived: 0, videos_purged: 0, orphan_rows_deleted: 0 });
-    const after = await tableCounts();
-    expect({ ...after, keeper_audit_log: 0 }).toEqual({ ...before, keeper_audit_log: 0 });
   });
 
-  it("two concurrent runs: exactly one works, the other is refused (manual 423) or skipped (cron)", async () => {
-    const ctx = contextAt(NOW);
-    const results = await Promise.allSettled([
-      applyPolicies({ ctx, input: { trigger: "manual", confirm: true, optimize: false } }),
-      applyPolicies({ ctx, input: { trigger: "manual", confirm: true, optimize: false } }),
+  it("status shows what each policy would do and the last run", async () => {
+    const now = Date.UTC(2035, 0, 1);
+    const due = await seedVideo({ deletedAt: now - 30 * DAY });
+    const res = await at(now, "GET", "/admin/archival/status?delete_days=7", { token: "read" });
+    expect(res.status).toBe(200);
+    expect(res.body.purge.video_ids).toContain(due.id);
+    expect(res.body.policy).toMatchObject({ deleteDays: 7, archiveDays: 30 });
+    expect(res.body).toHaveProperty("last_run");
+  });
+
+  it("rejects silly input with a clear problem and changes nothing", async () => {
+    const now = Date.UTC(2036, 0, 1);
+    const due = await seedVideo({ deletedAt: now - 30 * DAY });
+    for (const body of [
+      { confirm: true, deleteDays: -1 },
+      { confirm: true, deleteDays: 0 },
+      { confirm: true, archiveDays: 1.5 },
+      { confirm: true, categories: { "Bad Name": { deleteDays: 3 } } },
+      { confirm: true, unknown: 1 },
+    ]) {
+      const res = await at(now, "POST", "/admin/archival/apply-policies", { body });
+      expect(res.status, JSON.stringify(body)).toBe(422);
+    }
+    expect((await at(now, "POST", "/admin/archival/apply-policies", { body: {} })).status).toBe(428);
+    expect(await count("SELECT count(*) AS n FROM videos WHERE id = ?", due.id)).toBe(1);
+  });
+
+  it("two runs at once: exactly one works, the other is refused (manual) or skipped (cron)", async () => {
+    const now = Date.UTC(2037, 0, 1);
+    await seedVideo({ deletedAt: now - 30 * DAY });
+    const [a, b] = await Promise.all([
+      at(now, "POST", "/admin/archival/apply-policies", { body: { confirm: true } }),
+      at(now, "POST", "/admin/archival/apply-policies", { body: { confirm: true } }),
     ]);
-    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
-    const rejected = results.find((r) => r.status === "rejected");
-    expect((rejected as PromiseRejectedResult).reason.code).toBe("LOCKED");
-
-    const cron = await Promise.all([
-      applyPolicies({ ctx, input: { trigger: "cron", confirm: true, optimize: false } }),
-      applyPolicies({ ctx, input: { trigger: "cron", confirm: true, optimize: false } }),
-    ]);
-    expect(cron.map((run) => run.status).sort()).toEqual(["skipped", "succeeded"]);
+    expect([a.status, b.status].sort()).toEqual([200, 423]);
   });
 
-  it("runs from the Worker's scheduled handler on 30 3 * * * and records a run", async () => {
-    const controller = createScheduledController({ cron: "30 3 * * *", scheduledTime: Date.now() });
-    const before = await countWhere(
-      "SELECT count(*) AS n FROM keeper_job_runs WHERE job = ? AND trigger = 'cron'",
-      RETENTION_JOB,
-    );
-    const execution = createExecutionContext();
-    await worker.scheduled(controller, env, execution);
-    await waitOnExecutionContext(execution);
-    const after = await countWhere("SELECT count(*) AS n FROM keeper_job_runs WHERE job = ? AND trigger = 'cron'", RETENTION_JOB);
-    expect(after).toBe(before + 1);
-  });
-
-  it("status previews each policy and shows the last run; bad input is rejected with no change", async () => {
-    await seedVideo({ deletedAt: Date.now() - 30 * DAY });
-    const status = await json<{ would: { purge_videos: { count: number } }; last_run: unknown }>(
-      await call("GET", "/admin/archival/status?delete_days=7"),
-    );
-    expect(status.would.purge_videos.count).toBeGreaterThanOrEqual(1);
-    expect((await call("GET", "/admin/archival/status?delete_days=-1")).status).toBe(400);
-    const before = await tableCounts();
-    expect((await call("POST", "/admin/archival/apply-policies", { body: { delete_days: -3, confirm: true } })).status).toBe(422);
-    expect((await call("POST", "/admin/archival/apply-policies", { body: {} })).status).toBe(428);
-    const dry = await call("POST", "/admin/archival/apply-policies", { body: { dry_run: true } });
-    expect(dry.status).toBe(200);
-    expect(await tableCounts()).toEqual(before);
+  it("runs from the cron trigger through the shared dispatcher", async () => {
+    expect(jobsByCron["30 3 * * *"].map((job) => job.name)).toEqual([RETENTION_JOB]);
+    const now = Date.UTC(2038, 0, 1);
+    const due = await seedVideo({ deletedAt: now - 30 * DAY });
+    const controller = createScheduledController({ cron: "30 3 * * *", scheduledTime: now });
+    const runs = await dispatchScheduled({
+      controller,
+      env,
+      config: parseConfig(env as unknown as Record<string, unknown>),
+      jobs: jobsByCron,
+      deps: { now: () => new Date(now) },
+    });
+    expect(runs.map((run) => [run.job, run.trigger, run.status])).toEqual([[RETENTION_JOB, "cron", "succeeded"]]);
+    expect(await count("SELECT count(*) AS n FROM videos WHERE id = ?", due.id)).toBe(0);
   });
 });

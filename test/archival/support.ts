@@ -1,64 +1,64 @@
 import { env } from "cloudflare:workers";
-import type { Principal } from "../../src/platform/auth";
-import { parseConfig } from "../../src/platform/config";
-import { type AppContext, createContext } from "../../src/platform/context";
+import { createApp } from "../../src/app";
+import { tokens } from "../support/http";
 
 export const DAY = 86_400_000;
 
-const operator: Principal = { actor: "test-operator", scopes: ["read", "write", "admin"] };
-
-/** A service context at a fixed (movable) time, optionally with a stand-in BACKUPS or MEDIA bucket. */
-export function contextAt(now: number | (() => number), replace: Partial<Pick<AppContext, "backups" | "media">> = {}) {
-  const clock = typeof now === "number" ? () => now : now;
-  const ctx = createContext(
-    env,
-    parseConfig(env as unknown as Record<string, unknown>),
-    { now: () => new Date(clock()) },
-    {
-      requestId: "test",
-      principal: operator,
-    },
+/** The Worker at a fixed time, optionally with other bindings (a failing bucket, say). */
+export async function at(
+  now: number,
+  method: string,
+  path: string,
+  options: { body?: unknown; token?: keyof typeof tokens; env?: Partial<Env> } = {},
+) {
+  const app = createApp({ now: () => new Date(now) });
+  const headers: Record<string, string> = { Authorization: `Bearer ${tokens[options.token ?? "admin"]}` };
+  if (options.body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await app.request(
+    path,
+    { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) },
+    { ...env, ...(options.env ?? {}) },
   );
-  return { ...ctx, ...replace };
+  // biome-ignore lint/suspicious/noExplicitAny: tests read fields they assert on
+  const body = (await res.json()) as any;
+  return { status: res.status, body };
 }
 
-/** A bucket that behaves like `bucket` until its k-th put (1-based), which throws. */
-export function failingOnPut(bucket: R2Bucket, k: number): R2Bucket {
-  let puts = 0;
-  return new Proxy(bucket, {
-    get(target, property) {
-      if (property === "put") {
-        return (...args: Parameters<R2Bucket["put"]>) => {
-          puts++;
-          if (puts === k) return Promise.reject(new Error(`simulated R2 failure on put #${k}`));
-          return target.put(...args);
-        };
-      }
-      const value = Reflect.get(target, property);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
-
-/** A bucket whose delete() always fails. */
-export function failingOnDelete(bucket: R2Bucket): R2Bucket {
-  return new Proxy(bucket, {
-    get(target, property) {
-      if (property === "delete") return () => Promise.reject(new Error("simulated R2 delete failure"));
-      const value = Reflect.get(target, property);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
-
-export async function seedMedia(videoId: string, names = ["source/a.mp4", "frames/1.jpg", "frames/2.jpg", "cache/x.json"]) {
+export async function putMedia(videoId: string, names = ["source/v.mp4", "frames/000001.jpg", "cache/e.json"]) {
   for (const name of names) await env.MEDIA.put(`videos/${videoId}/${name}`, `bytes of ${name}`);
   return names.map((name) => `videos/${videoId}/${name}`);
 }
 
-export async function countWhere(sql: string, ...binds: unknown[]): Promise<number> {
+export async function mediaKeys(videoId: string): Promise<string[]> {
+  return (await env.MEDIA.list({ prefix: `videos/${videoId}/` })).objects.map((object) => object.key);
+}
+
+export async function count(sql: string, ...params: unknown[]): Promise<number> {
   const row = await env.DB.prepare(sql)
-    .bind(...binds)
+    .bind(...params)
     .first<{ n: number }>();
   return row?.n ?? 0;
+}
+
+export async function auditActions(target: string): Promise<string[]> {
+  const { results } = await env.DB.prepare("SELECT action FROM keeper_audit_log WHERE target = ? ORDER BY id")
+    .bind(target)
+    .all<{ action: string }>();
+  return results.map((row) => row.action);
+}
+
+/** A bucket that fails on the n-th call of `method` (1-based), and passes everything else through. */
+export function failingBucket(bucket: R2Bucket, method: "put" | "delete", failOn: number): R2Bucket {
+  let calls = 0;
+  return new Proxy(bucket, {
+    get(target, property) {
+      const value = Reflect.get(target, property);
+      if (property !== method || typeof value !== "function") return typeof value === "function" ? value.bind(target) : value;
+      return (...args: unknown[]) => {
+        calls++;
+        if (calls === failOn) return Promise.reject(new Error(`R2 ${method} failed (injected, call ${calls})`));
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
 }

@@ -1,0 +1,229 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { copyFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+
+/**
+ * Shared plumbing for benchmarks: a local `wrangler dev` started and always stopped by its PID,
+ * local migrations, process-tree memory, and timing statistics. Figures are only ever reported as
+ * ratios against a peer measured in the same run.
+ */
+
+export const root = path.resolve(import.meta.dirname, "..");
+const bin = (name: string) => path.join(root, "node_modules/.bin", name);
+
+/** Local tokens come from .dev.vars; a fresh clone gets the example's. */
+export function ensureDevVars(): Record<string, string> {
+  const file = path.join(root, ".dev.vars");
+  if (!existsSync(file)) copyFileSync(path.join(root, ".dev.vars.example"), file);
+  const vars: Record<string, string> = {};
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    const match = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (match) vars[match[1]] = match[2].replace(/^"|"$/g, "");
+  }
+  return vars;
+}
+
+export function adminToken(): string {
+  return ensureDevVars().KEEPER_ADMIN_TOKEN.split(",")[0].trim();
+}
+
+/** `wrangler d1 migrations apply DB --local` into a given state folder (non-interactive). */
+export function applyLocalMigrations(persistTo: string): void {
+  execFileSync(bin("wrangler"), ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo], {
+    cwd: root,
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, CI: "true" },
+  });
+}
+
+/** The SQLite file behind the local `DB` binding in a wrangler state folder (the one holding `videos`). */
+export function localDatabaseFile(persistTo: string): string {
+  const folder = path.join(persistTo, "v3/d1/miniflare-D1DatabaseObject");
+  const candidates = existsSync(folder)
+    ? readdirSync(folder)
+        .filter((name) => name.endsWith(".sqlite"))
+        .map((name) => path.join(folder, name))
+    : [];
+  const withVideos = candidates.filter(
+    (file) =>
+      execFileSync("sqlite3", [file, "SELECT count(*) FROM sqlite_schema WHERE name = 'videos'"], { encoding: "utf8" }).trim() ===
+      "1",
+  );
+  if (withVideos.length !== 1) {
+    throw new Error(`expected exactly one migrated local D1 in ${folder}, found ${withVideos.length}; run migrations first`);
+  }
+  return withVideos[0];
+}
+
+export interface DevServer {
+  url: string;
+  pid: number;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+const running = new Set<DevServer>();
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, async () => {
+    for (const server of running) await server.stop();
+    process.exit(130);
+  });
+}
+process.on("exit", () => {
+  for (const server of running) {
+    try {
+      process.kill(-server.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+});
+
+/**
+ * Starts `wrangler dev` in its own process group and waits for /healthz. `stop()` signals the whole
+ * group by PID (wrangler → workerd), so nothing outlives the benchmark.
+ */
+export async function startWranglerDev(options: {
+  port: number;
+  persistTo: string;
+  vars?: Record<string, string>;
+  timeoutMs?: number;
+  /** Another wrangler config (another Worker); default: the project's wrangler.toml. */
+  config?: string;
+  /** What to poll until it answers 2xx; default /healthz. */
+  readyPath?: string;
+}): Promise<DevServer> {
+  ensureDevVars();
+  const args = [
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(options.port),
+    "--persist-to",
+    options.persistTo,
+    "--log-level",
+    "warn",
+  ];
+  if (options.config) args.push("--config", options.config);
+  for (const [key, value] of Object.entries(options.vars ?? {})) args.push("--var", `${key}:${value}`);
+  const child = spawn(bin("wrangler"), args, {
+    cwd: root,
+    detached: true,
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
+  });
+  if (child.pid === undefined) throw new Error("wrangler dev did not start");
+  const pid = child.pid;
+  const url = `http://127.0.0.1:${options.port}`;
+  const server: DevServer = {
+    url,
+    pid,
+    process: child,
+    stop: async () => {
+      running.delete(server);
+      try {
+        process.kill(-pid, "SIGTERM");
+      } catch {
+        return;
+      }
+      const deadline = Date.now() + 5_000;
+      while (Date.now() < deadline) {
+        try {
+          process.kill(-pid, 0);
+        } catch {
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        // exited between the checks
+      }
+    },
+  };
+  running.add(server);
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}`);
+    try {
+      const response = await fetch(`${url}${options.readyPath ?? "/healthz"}`);
+      if (response.ok) return server;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  await server.stop();
+  throw new Error(`wrangler dev did not answer on ${url} in time`);
+}
+
+function descendants(pid: number): number[] {
+  const all: number[] = [pid];
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+    for (const child of children) all.push(...descendants(child));
+  } catch {
+    // process ended
+  }
+  return all;
+}
+
+/** Resident memory of a process and its children, in bytes: `VmRSS` now and `VmHWM` (peak) per process. */
+export function processTreeMemory(pid: number): { rssBytes: number; peakBytes: number; byCommand: Record<string, number> } {
+  let rss = 0;
+  let peak = 0;
+  const byCommand: Record<string, number> = {};
+  for (const member of descendants(pid)) {
+    try {
+      const status = readFileSync(`/proc/${member}/status`, "utf8");
+      const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+      const name = /Name:\s+(\S+)/.exec(status)?.[1] ?? String(member);
+      rss += field("VmRSS");
+      peak += field("VmHWM");
+      byCommand[name] = Math.max(byCommand[name] ?? 0, field("VmHWM"));
+    } catch {
+      // process ended
+    }
+  }
+  return { rssBytes: rss, peakBytes: peak, byCommand };
+}
+
+export interface Timing {
+  runs: number[];
+  median: number;
+  min: number;
+  max: number;
+}
+
+export function summarize(values: number[]): Timing {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { runs: values, median, min: sorted[0], max: sorted[sorted.length - 1] };
+}
+
+/** Runs `fn` `times` times (after `warmup` unmeasured runs) and returns wall-clock ms statistics. */
+export async function timeRuns(times: number, fn: (run: number) => Promise<unknown>, warmup = 1): Promise<Timing> {
+  for (let i = 0; i < warmup; i++) await fn(-1 - i);
+  const values: number[] = [];
+  for (let i = 0; i < times; i++) {
+    const started = performance.now();
+    await fn(i);
+    values.push(performance.now() - started);
+  }
+  return summarize(values);
+}
+
+export function parseFlags(argv: string[], defaults: Record<string, string>): Record<string, string> {
+  const flags = { ...defaults };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith("--")) throw new Error(`unexpected argument ${arg}`);
+    const [key, inline] = arg.slice(2).split("=", 2);
+    if (!(key in defaults)) throw new Error(`unknown flag --${key}; known: ${Object.keys(defaults).join(", ")}`);
+    flags[key] = inline ?? argv[++i] ?? "";
+  }
+  return flags;
+}

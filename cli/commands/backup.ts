@@ -1,0 +1,200 @@
+import { createWriteStream } from "node:fs";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { Command } from "commander";
+import { InvalidArgumentError } from "commander";
+import { CliError } from "../client.ts";
+import { confirmOrExit } from "../confirm.ts";
+import type { CommandContext } from "../keeper.ts";
+import { emit, keyValues, progress, table } from "../output.ts";
+
+/**
+ * `keeper backup …`: create · list · show ID · download ID · verify ID · restore ID · prune · drill.
+ * The seed's health_check.py backup / cleanup-backups, plus verify, restore and drills.
+ */
+
+// biome-ignore lint/suspicious/noExplicitAny: shapes are printed, not computed with
+type Loose = Record<string, any>;
+
+const whole = (max: number) => (value: string) => {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > max)
+    throw new InvalidArgumentError(`must be a whole number from 0 to ${max}`);
+  return parsed;
+};
+
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
+
+export function registerBackup(program: Command, context: CommandContext) {
+  const backup = program.command("backup").description("Backups of the whole database to R2");
+  const send = <T>(method: string, path: string, body?: unknown) => context.client().request<T>(method, path, body);
+
+  backup
+    .command("create")
+    .description("Back up every table; continues until the backup is complete (progress on stderr)")
+    .action(async () => {
+      for (let round = 1; ; round++) {
+        const result = await send<Loose>("POST", "/admin/backups", {});
+        if (result.run.status === "failed")
+          throw new CliError(`backup ${result.backup_id} failed: ${result.run.error} (run it again to resume)`);
+        if (result.run.status === "skipped") throw new CliError("another backup is running");
+        if (result.complete) {
+          return emit(context.output(), result, () =>
+            keyValues([
+              ["backup", result.backup_id],
+              ["rows", result.run.counts.rows],
+              ["size", `${mb(result.run.counts.bytes)} (SQL ${mb(result.run.counts.sql_bytes)})`],
+              ["took", `${result.run.counts.duration_ms} ms`],
+            ]),
+          );
+        }
+        progress(
+          `backup ${result.backup_id}: ${result.run.counts.tables_done}/${result.run.counts.tables} tables after invocation ${round}…`,
+        );
+      }
+    });
+
+  backup
+    .command("list")
+    .description("Complete backups, newest first")
+    .action(async () => {
+      const result = await send<{ items: Loose[] }>("GET", "/admin/backups");
+      emit(context.output(), result, () =>
+        table(
+          ["id", "created", "schema", "tables", "rows", "size", "took ms"],
+          result.items.map((b) => [b.id, b.created_at, b.schema_version, b.tables, b.rows, mb(b.bytes), b.duration_ms]),
+        ),
+      );
+    });
+
+  backup
+    .command("show")
+    .argument("<id>", "backup id")
+    .description("A backup's manifest")
+    .action(async (id: string) => {
+      const manifest = await send<Loose>("GET", `/admin/backups/${encodeURIComponent(id)}`);
+      emit(context.output(), manifest, () =>
+        [
+          keyValues([
+            ["backup", manifest.id],
+            ["created", manifest.created_at],
+            ["schema", manifest.schema_version],
+            ["bookmark", manifest.bookmark.taken ? manifest.bookmark.bookmark : `none (${manifest.bookmark.reason})`],
+            ["objects", manifest.objects.length],
+          ]),
+          table(
+            ["table", "rows", "sha256"],
+            manifest.tables.map((t: Loose) => [t.name, t.rows, t.sha256.slice(0, 16)]),
+          ),
+        ].join("\n"),
+      );
+    });
+
+  backup
+    .command("download")
+    .argument("<id>", "backup id")
+    .option("--out <file>", "where to write the zstd-compressed SQL (default <id>.sql.zst)")
+    .description("Download a backup as one .sql.zst file: `zstd -d` it, then `wrangler d1 execute DB --file`")
+    .action(async (id: string, options: { out?: string }) => {
+      const out = options.out ?? `${id}.sql.zst`;
+      const response = await context.client().raw("GET", `/admin/backups/${encodeURIComponent(id)}/download`);
+      if (!response.ok || !response.body) {
+        const problem = (await response.json().catch(() => ({}))) as Loose;
+        throw new CliError(`${response.status} ${problem.title ?? "error"}: ${problem.detail ?? ""}`);
+      }
+      progress(`downloading ${id} to ${out}…`);
+      await pipeline(Readable.fromWeb(response.body as never), createWriteStream(out));
+      emit(
+        context.output(),
+        { id, file: out },
+        () => `wrote ${out}; restore with: zstd -d ${out} && npx wrangler d1 execute DB --file ${out.replace(/\.zst$/, "")}`,
+      );
+    });
+
+  backup
+    .command("verify")
+    .argument("<id>", "backup id")
+    .description("Re-read every object: sha256, decompression and row counts against the manifest")
+    .action(async (id: string) => {
+      const result = await send<Loose>("POST", `/admin/backups/${encodeURIComponent(id)}/verify`);
+      emit(context.output(), result, () =>
+        result.ok
+          ? `${id}: ok (${result.objects} objects, ${result.rows} rows)`
+          : `${id}: FAILED\n  ${result.problems.join("\n  ")}`,
+      );
+      if (!result.ok) process.exitCode = 1;
+    });
+
+  backup
+    .command("restore")
+    .argument("<id>", "backup id")
+    .option("--target <db>", "scratch (SCRATCH_DB) or main", "scratch")
+    .option("--tables <names>", "only these tables (comma-separated)")
+    .option("--force", "replace tables that already hold rows", false)
+    .option("--dry-run", "only print the plan", false)
+    .option("--yes", "do not ask for confirmation (main database)", false)
+    .description("Restore a backup and check every table against the manifest")
+    .action(async (id: string, options: { target: string; tables?: string; force: boolean; dryRun: boolean; yes: boolean }) => {
+      if (options.target !== "scratch" && options.target !== "main") throw new CliError("--target must be scratch or main", 2);
+      const body = {
+        target: options.target,
+        force: options.force,
+        tables: options.tables ? options.tables.split(",").map((t) => t.trim()) : undefined,
+      };
+      const path = `/admin/backups/${encodeURIComponent(id)}/restore`;
+      const plan = await send<Loose>("POST", path, { ...body, dryRun: true });
+      const describe = () =>
+        `${plan.plan.rows} rows in ${plan.plan.tables.length} tables into ${options.target}${plan.plan.drops.length ? `, replacing ${plan.plan.drops.join(", ")}` : ""}`;
+      if (options.dryRun) return emit(context.output(), plan, () => `would restore ${describe()}`);
+      if (options.target === "main") await confirmOrExit(`Restore ${describe()}?`, options);
+      progress(`restoring ${describe()}…`);
+      const result = await send<Loose>("POST", path, { ...body, confirm: true });
+      emit(context.output(), result, () =>
+        result.verified
+          ? "restored; every table matches the manifest"
+          : `restored, but ${result.mismatches.length} table(s) differ`,
+      );
+      if (!result.verified) process.exitCode = 1;
+    });
+
+  backup
+    .command("prune")
+    .option("--keep-days <n>", "keep backups younger than this (the seed's --keep-days)", whole(3650))
+    .option("--keep-last <n>", "keep the newest N", whole(3650))
+    .option("--daily <n>", "keep the newest of each of the last N days", whole(3650))
+    .option("--weekly <n>", "… of the last N weeks", whole(3650))
+    .option("--monthly <n>", "… of the last N months", whole(3650))
+    .option("--dry-run", "only show what would be deleted", false)
+    .option("--yes", "do not ask for confirmation", false)
+    .description("Delete backups no rule keeps (never the newest)")
+    .action(async (options: Loose) => {
+      const rules = {
+        keepDays: options.keepDays,
+        keepLast: options.keepLast,
+        daily: options.daily,
+        weekly: options.weekly,
+        monthly: options.monthly,
+      };
+      const plan = await send<Loose>("POST", "/admin/backups/prune", { ...rules, dryRun: true });
+      const describe = (p: Loose) => `keep ${p.keep.length}, delete ${p.delete.length} (+${p.incomplete.length} incomplete)`;
+      if (options.dryRun)
+        return emit(
+          context.output(),
+          plan,
+          () => `${describe(plan)}\ndelete: ${[...plan.delete, ...plan.incomplete].join(", ") || "(none)"}`,
+        );
+      if (plan.delete.length + plan.incomplete.length === 0) return emit(context.output(), plan, () => "nothing to prune");
+      await confirmOrExit(`Prune: ${describe(plan)}?`, options);
+      const result = await send<Loose>("POST", "/admin/backups/prune", { ...rules, confirm: true });
+      emit(context.output(), result, () => `deleted ${result.deleted.join(", ")}`);
+    });
+
+  backup
+    .command("drill")
+    .description("Restore the newest backup into SCRATCH_DB and compare with its manifest")
+    .action(async () => {
+      const run = await send<Loose>("POST", "/admin/backups/drill");
+      emit(context.output(), run, () => `${run.status}: ${JSON.stringify(run.counts ?? run.error)}`);
+      if (run.status !== "succeeded") process.exitCode = 1;
+    });
+}

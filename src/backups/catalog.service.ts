@@ -1,0 +1,97 @@
+import { createHash } from "node:crypto";
+import { zstdDecompressSync } from "node:zlib";
+import type { AppContext } from "../platform/context";
+import { KeeperError, notFound } from "../platform/errors";
+import { BACKUP_PREFIX, type Manifest, type ManifestObject, manifestKey } from "./manifest";
+
+export const backupIdPattern = /^\d{8}T\d{6}Z-[0-9a-f]{4}$/;
+
+export function summarize(manifest: Manifest) {
+  return {
+    id: manifest.id,
+    created_at: manifest.created_at,
+    finished_at: manifest.finished_at,
+    schema_version: manifest.schema_version,
+    tables: manifest.tables.length,
+    rows: manifest.totals.rows,
+    bytes: manifest.totals.bytes,
+    sql_bytes: manifest.totals.sql_bytes,
+    duration_ms: manifest.duration_ms,
+    bookmark: manifest.bookmark.taken ? manifest.bookmark.bookmark : null,
+  };
+}
+
+/** Backup ids that have objects, complete or not (a page of the bucket's `backups/` prefixes at a time). */
+export async function listBackupIds(ctx: AppContext): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await ctx.backups.list({ prefix: BACKUP_PREFIX, delimiter: "/", cursor, limit: 1000 });
+    ids.push(...page.delimitedPrefixes.map((prefix) => prefix.slice(BACKUP_PREFIX.length, -1)));
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return ids.sort();
+}
+
+export async function readManifest(ctx: AppContext, id: string): Promise<Manifest | null> {
+  const object = await ctx.backups.get(manifestKey(id));
+  return object ? ((await object.json()) as Manifest) : null;
+}
+
+/** A backup exists exactly when its manifest does. */
+export async function requireManifest(ctx: AppContext, id: string): Promise<Manifest> {
+  if (!backupIdPattern.test(id))
+    throw new KeeperError("BAD_REQUEST", `'${id}' is not a backup id`, {
+      errors: [{ path: "path.id", message: "expected YYYYMMDDTHHMMSSZ-xxxx" }],
+    });
+  const manifest = await readManifest(ctx, id);
+  if (!manifest) throw notFound(`Backup '${id}'`);
+  return manifest;
+}
+
+/** Complete backups, newest first. */
+export async function listBackups({ ctx }: { ctx: AppContext }) {
+  const manifests: Manifest[] = [];
+  for (const id of await listBackupIds(ctx)) {
+    const manifest = await readManifest(ctx, id);
+    if (manifest) manifests.push(manifest);
+  }
+  return manifests.sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id));
+}
+
+/**
+ * Reads one object and yields its decompressed SQL one zstd frame (one page) at a time, checking the
+ * object's sha256 and frame layout against the manifest as it goes. Memory: one frame.
+ */
+export async function* readObjectFrames(ctx: AppContext, object: ManifestObject): AsyncGenerator<string> {
+  const stored = await ctx.backups.get(object.key);
+  if (!stored) throw new KeeperError("UNPROCESSABLE", `Backup object ${object.key} is missing`);
+  const hash = createHash("sha256");
+  const reader = stored.body.getReader();
+  let pending = new Uint8Array(0);
+  const decoder = new TextDecoder();
+  for (const frameLength of object.frames) {
+    while (pending.byteLength < frameLength) {
+      const { done, value } = await reader.read();
+      if (done) throw new KeeperError("UNPROCESSABLE", `Backup object ${object.key} is shorter than its manifest says`);
+      hash.update(value);
+      const joined = new Uint8Array(pending.byteLength + value.byteLength);
+      joined.set(pending);
+      joined.set(value, pending.byteLength);
+      pending = joined;
+    }
+    const frame = pending.subarray(0, frameLength);
+    pending = pending.slice(frameLength);
+    yield decoder.decode(zstdDecompressSync(frame));
+  }
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    hash.update(value);
+    pending = new Uint8Array([...pending, ...value]);
+  }
+  if (pending.byteLength > 0)
+    throw new KeeperError("UNPROCESSABLE", `Backup object ${object.key} is longer than its manifest says`);
+  if (hash.digest("hex") !== object.sha256)
+    throw new KeeperError("UNPROCESSABLE", `Backup object ${object.key} does not match its sha256`);
+}

@@ -1,0 +1,196 @@
+/**
+ * The query monitor: a wrapper around the D1 binding that records, for every statement the Worker
+ * sends, D1's own `meta` (duration, rows_read, rows_written) per normalized statement. It only
+ * collects in memory during a request; `flush()` writes one batch after the response (through
+ * `waitUntil`), on the unwrapped binding so the monitor never watches itself.
+ */
+
+export const LATENCY_BUCKETS = [5, 25, 100, 250, 1000] as const;
+/** A statement that reads this many times more rows than it returns (and > 1000 rows) is "wide". */
+export const WIDE_READ_FACTOR = 100;
+
+interface Aggregate {
+  calls: number;
+  totalMs: number;
+  maxMs: number;
+  rowsRead: number;
+  rowsWritten: number;
+  rowsReturned: number;
+  slowCalls: number;
+  buckets: number[];
+}
+
+interface SlowEntry {
+  statement: string;
+  durationMs: number;
+  rowsRead: number;
+  rowsReturned: number;
+  reason: "slow" | "wide";
+}
+
+/** Literals and placeholder lists folded, whitespace collapsed: one entry per statement shape. */
+export function normalizeStatement(sql: string): string {
+  return sql
+    .replace(/'(?:[^']|'')*'/g, "?")
+    .replace(/\b\d+(\.\d+)?\b/g, "?")
+    .replace(/\?(\s*,\s*\?)+/g, "?…")
+    .replace(/\s+/g, " ")
+    .trim()
+    .slice(0, 1000);
+}
+
+export class QueryRecorder {
+  readonly stats = new Map<string, Aggregate>();
+  readonly slow: SlowEntry[] = [];
+  private readonly slowMs: number;
+
+  constructor(slowMs: number) {
+    this.slowMs = slowMs;
+  }
+
+  record(sql: string, meta: Partial<D1Meta> | undefined, elapsedMs: number, rowsReturned: number): void {
+    const statement = normalizeStatement(sql);
+    // D1's own duration when it gives one (time inside the database); our clock otherwise.
+    const durationMs = typeof meta?.duration === "number" ? meta.duration : elapsedMs;
+    const rowsRead = meta?.rows_read ?? 0;
+    const aggregate = this.stats.get(statement) ?? {
+      calls: 0,
+      totalMs: 0,
+      maxMs: 0,
+      rowsRead: 0,
+      rowsWritten: 0,
+      rowsReturned: 0,
+      slowCalls: 0,
+      buckets: new Array(LATENCY_BUCKETS.length + 1).fill(0),
+    };
+    aggregate.calls++;
+    aggregate.totalMs += durationMs;
+    aggregate.maxMs = Math.max(aggregate.maxMs, durationMs);
+    aggregate.rowsRead += rowsRead;
+    aggregate.rowsWritten += meta?.rows_written ?? 0;
+    aggregate.rowsReturned += rowsReturned;
+    const bucket = LATENCY_BUCKETS.findIndex((limit) => durationMs <= limit);
+    aggregate.buckets[bucket === -1 ? LATENCY_BUCKETS.length : bucket]++;
+    const slow = durationMs >= this.slowMs;
+    const wide = rowsRead > 1000 && rowsRead > WIDE_READ_FACTOR * Math.max(rowsReturned, 1);
+    if (slow) aggregate.slowCalls++;
+    if ((slow || wide) && this.slow.length < 50)
+      this.slow.push({ statement, durationMs, rowsRead, rowsReturned, reason: slow ? "slow" : "wide" });
+    this.stats.set(statement, aggregate);
+  }
+
+  /** One batch: an upsert per statement shape, an insert per slow entry. Empty when nothing ran. */
+  statements(raw: D1Database, now: number): D1PreparedStatement[] {
+    const hour = Math.floor(now / 3_600_000) * 3_600_000;
+    const out: D1PreparedStatement[] = [];
+    for (const [statement, a] of this.stats) {
+      out.push(
+        raw
+          .prepare(
+            `INSERT INTO keeper_query_stats (statement, hour, calls, total_ms, max_ms, rows_read, rows_written, rows_returned, slow_calls, le_5, le_25, le_100, le_250, le_1000, le_inf)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (statement, hour) DO UPDATE SET calls = calls + excluded.calls, total_ms = total_ms + excluded.total_ms,
+               max_ms = max(max_ms, excluded.max_ms), rows_read = rows_read + excluded.rows_read, rows_written = rows_written + excluded.rows_written,
+               rows_returned = rows_returned + excluded.rows_returned, slow_calls = slow_calls + excluded.slow_calls,
+               le_5 = le_5 + excluded.le_5, le_25 = le_25 + excluded.le_25, le_100 = le_100 + excluded.le_100,
+               le_250 = le_250 + excluded.le_250, le_1000 = le_1000 + excluded.le_1000, le_inf = le_inf + excluded.le_inf`,
+          )
+          .bind(
+            statement,
+            hour,
+            a.calls,
+            a.totalMs,
+            a.maxMs,
+            a.rowsRead,
+            a.rowsWritten,
+            a.rowsReturned,
+            a.slowCalls,
+            ...a.buckets,
+          ),
+      );
+    }
+    for (const entry of this.slow) {
+      out.push(
+        raw
+          .prepare(
+            "INSERT INTO keeper_query_slow (at, statement, duration_ms, rows_read, rows_returned, reason) VALUES (?, ?, ?, ?, ?, ?)",
+          )
+          .bind(now, entry.statement, entry.durationMs, entry.rowsRead, entry.rowsReturned, entry.reason),
+      );
+    }
+    return out;
+  }
+}
+
+type Recorded = { meta?: Partial<D1Meta>; results?: unknown[] };
+
+class MonitoredStatement {
+  readonly inner: D1PreparedStatement;
+  readonly sql: string;
+  private readonly recorder: QueryRecorder;
+
+  constructor(inner: D1PreparedStatement, sql: string, recorder: QueryRecorder) {
+    this.inner = inner;
+    this.sql = sql;
+    this.recorder = recorder;
+  }
+
+  bind(...values: unknown[]): MonitoredStatement {
+    return new MonitoredStatement(this.inner.bind(...values), this.sql, this.recorder);
+  }
+
+  private async timed<T extends Recorded>(call: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    const result = await call();
+    this.recorder.record(this.sql, result.meta, performance.now() - started, result.results?.length ?? 0);
+    return result;
+  }
+
+  run<T = Record<string, unknown>>() {
+    return this.timed(() => this.inner.run<T>());
+  }
+
+  all<T = Record<string, unknown>>() {
+    return this.timed(() => this.inner.all<T>());
+  }
+
+  /** D1's first() reads the same rows as all() and keeps the first; going through all() gives us meta. */
+  async first<T = Record<string, unknown>>(column?: string): Promise<T | null> {
+    const { results } = await this.all<Record<string, unknown>>();
+    const row = results[0];
+    if (row === undefined) return null;
+    return (column === undefined ? row : row[column]) as T;
+  }
+
+  async raw<T = unknown[]>(options?: { columnNames?: boolean }): Promise<T[]> {
+    const started = performance.now();
+    const rows = options?.columnNames ? await this.inner.raw<T>({ columnNames: true }) : await this.inner.raw<T>();
+    this.recorder.record(this.sql, undefined, performance.now() - started, rows.length);
+    return rows as T[];
+  }
+}
+
+/** The monitored binding: the D1Database surface Drizzle and the services use. */
+export function monitorD1(d1: D1Database, recorder: QueryRecorder): D1Database {
+  const monitored = {
+    prepare: (sql: string) => new MonitoredStatement(d1.prepare(sql), sql, recorder),
+    batch: async <T = unknown>(statements: D1PreparedStatement[]) => {
+      const inner = statements.map((s) => (s instanceof MonitoredStatement ? s.inner : s));
+      const sqls = statements.map((s) => (s instanceof MonitoredStatement ? s.sql : "(batch)"));
+      const started = performance.now();
+      const results = await d1.batch<T>(inner);
+      const elapsed = (performance.now() - started) / Math.max(results.length, 1);
+      for (const [i, result] of results.entries()) recorder.record(sqls[i], result.meta, elapsed, result.results?.length ?? 0);
+      return results;
+    },
+    exec: async (query: string) => {
+      const started = performance.now();
+      const result = await d1.exec(query);
+      recorder.record(query, undefined, performance.now() - started, 0);
+      return result;
+    },
+    dump: () => d1.dump(),
+    withSession: (constraint?: string) => d1.withSession(constraint),
+  };
+  return monitored as unknown as D1Database;
+}

@@ -1,0 +1,176 @@
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import { listBackups, summarize } from "../backups/catalog.service";
+import { listRuns, runExclusive } from "../maintenance/runs";
+import type { KeeperEnv } from "../platform/context";
+import { keeperRoute } from "../platform/route";
+import { deliver, webhookUrls } from "./alerts";
+import { bindingCheck, indexCheck, integrityCheck, recentSnapshots } from "./checks.service";
+import { Dashboard } from "./dashboard";
+import { renderMetrics } from "./metrics";
+import { healthReport, queryStatistics, slowQueries, takeSnapshot } from "./report.service";
+
+const json = <T extends z.ZodType>(description: string, schema: T) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+const Loose = z.record(z.string(), z.unknown());
+const Window = z.object({
+  hours: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 30)
+    .default(24),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+const Check = z.object({
+  name: z.string(),
+  ok: z.boolean(),
+  penalty: z.number(),
+  detail: z.string(),
+  source: z.enum(["seed", "keeper"]),
+});
+const Report = z
+  .object({ time: z.string(), score: z.number(), status: z.enum(["healthy", "warning", "critical"]), checks: z.array(Check) })
+  .passthrough()
+  .openapi("HealthReport");
+
+const get = (path: string, summary: string, schema: z.ZodType) =>
+  keeperRoute({ method: "get", path, scope: "read", tags: ["health"], summary, responses: { 200: json(summary, schema) } });
+
+export const reportRoute = get("/admin/health", "Health report: score, status and every check's contribution", Report);
+export const sizeRoute = get("/admin/health/size", "Size now, rows per table (last snapshot), and the size limit", Loose);
+export const growthRoute = get(
+  "/admin/health/growth",
+  "Growth per day over the last day and week, and days until the limit",
+  Loose,
+);
+export const integrityRoute = get(
+  "/admin/health/integrity",
+  "PRAGMA quick_check, foreign_key_check and the schema's invariants (live)",
+  Loose,
+);
+export const indexesRoute = get("/admin/health/indexes", "Every index, and the plan of each hot API query", Loose);
+export const bindingRoute = get("/admin/health/binding", "Round trip of a trivial query and where D1 served it", Loose);
+export const queriesRoute = keeperRoute({
+  method: "get",
+  path: "/admin/health/queries",
+  scope: "read",
+  tags: ["health"],
+  summary: "Query statistics per normalized statement: calls, mean, p50/p95 bounds, max, rows read per row returned",
+  request: { query: Window },
+  responses: { 200: json("Statistics", z.object({ items: z.array(Loose) })) },
+});
+export const slowQueriesRoute = keeperRoute({
+  method: "get",
+  path: "/admin/health/slow-queries",
+  scope: "read",
+  tags: ["health"],
+  summary: "The slow-query log: over SLOW_QUERY_MS, or reading far more rows than returned",
+  request: { query: Window },
+  responses: { 200: json("Slow queries", z.object({ items: z.array(Loose) })) },
+});
+
+export const snapshotRoute = keeperRoute({
+  method: "post",
+  path: "/admin/health/snapshot",
+  scope: "admin",
+  tags: ["health"],
+  summary: "Take the hourly snapshot now (exact counts, quick_check, foreign_key_check)",
+  responses: { 200: json("The run", Loose) },
+});
+
+export const testWebhookRoute = keeperRoute({
+  method: "post",
+  path: "/admin/health/test-webhook",
+  scope: "admin",
+  tags: ["health"],
+  summary: "Send a signed test alert to every configured webhook",
+  responses: { 200: json("Delivery per URL", z.object({ urls: z.number(), results: z.array(Loose) })) },
+});
+
+export const metricsRoute = keeperRoute({
+  method: "get",
+  path: "/metrics",
+  scope: "read",
+  tags: ["health"],
+  summary: "Prometheus metrics (text exposition format)",
+  responses: { 200: { description: "Metrics", content: { "text/plain": { schema: z.string() } } } },
+});
+
+export const dashboardRoute = keeperRoute({
+  method: "get",
+  path: "/admin/dashboard",
+  scope: "read",
+  tags: ["health"],
+  summary: "The operator dashboard (HTML, no JavaScript)",
+  responses: { 200: { description: "Dashboard", content: { "text/html": { schema: z.string() } } } },
+});
+
+export function registerHealthRoutes(app: OpenAPIHono<KeeperEnv>) {
+  app.openapi(reportRoute, async (c) => c.json(await healthReport({ ctx: c.get("ctx") }), 200));
+  app.openapi(sizeRoute, async (c) => {
+    const report = await healthReport({ ctx: c.get("ctx") });
+    return c.json({ ...report.size, growth: report.growth }, 200);
+  });
+  app.openapi(growthRoute, async (c) => {
+    const ctx = c.get("ctx");
+    const report = await healthReport({ ctx });
+    const points = (await recentSnapshots(ctx, ctx.now().getTime() - 7 * 86_400_000)).map((s) => ({
+      at: new Date(s.at).toISOString(),
+      size_bytes: s.size_bytes,
+    }));
+    return c.json({ ...report.growth, current_bytes: report.size.bytes, points }, 200);
+  });
+  app.openapi(integrityRoute, async (c) => c.json(await integrityCheck(c.get("ctx")), 200));
+  app.openapi(indexesRoute, async (c) => c.json(await indexCheck(c.get("ctx")), 200));
+  app.openapi(bindingRoute, async (c) => c.json(await bindingCheck(c.get("ctx")), 200));
+  app.openapi(queriesRoute, async (c) =>
+    c.json({ items: await queryStatistics({ ctx: c.get("ctx"), input: c.req.valid("query") }) }, 200),
+  );
+  app.openapi(slowQueriesRoute, async (c) =>
+    c.json({ items: await slowQueries({ ctx: c.get("ctx"), input: c.req.valid("query") }) }, 200),
+  );
+  app.openapi(snapshotRoute, async (c) => {
+    const ctx = c.get("ctx");
+    const run = await runExclusive({
+      ctx,
+      input: { job: "health.snapshot", trigger: "manual" },
+      work: async () => {
+        const report = await takeSnapshot(ctx);
+        return { counts: { score: report.score, status: report.status, size_bytes: report.size.bytes } };
+      },
+    });
+    return c.json(run as unknown as Record<string, unknown>, 200);
+  });
+  app.openapi(testWebhookRoute, async (c) => {
+    const ctx = c.get("ctx");
+    const results = await deliver(ctx, { kind: "test", text: "d1-keeper test alert: webhook delivery and signature work" });
+    return c.json({ urls: webhookUrls(ctx.env as unknown as Record<string, unknown>).length, results }, 200);
+  });
+  app.openapi(metricsRoute, async (c) =>
+    c.text(await renderMetrics({ ctx: c.get("ctx") }), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }),
+  );
+  app.openapi(dashboardRoute, async (c) => {
+    const ctx = c.get("ctx");
+    const report = await healthReport({ ctx });
+    const points = await recentSnapshots(ctx, ctx.now().getTime() - 7 * 86_400_000);
+    const page = Dashboard({
+      data: {
+        time: report.time,
+        score: report.score,
+        status: report.status,
+        checks: report.checks,
+        sizeBytes: report.size.bytes,
+        limitBytes: report.growth.limit_bytes,
+        daysUntilLimit: report.growth.days_until_limit,
+        points: points.map((p) => ({ at: p.at, size_bytes: p.size_bytes })),
+        slow: await slowQueries({ ctx, input: { hours: 24, limit: 20 } }),
+        runs: await listRuns({ ctx, input: { limit: 15 } }),
+        backups: (await listBackups({ ctx })).slice(0, 10).map(summarize),
+      },
+    });
+    return c.html(`<!doctype html>${await page}`, 200);
+  });
+}

@@ -1,0 +1,79 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium } from "playwright-core";
+import { adminToken, ensureDevVars, root, startWranglerDev } from "../../bench/harness";
+
+/**
+ * npm run test:e2e — the dashboard in a real browser (Debian's chromium driven by playwright-core):
+ * demo data loaded into a state folder of its own, `wrangler dev` on 8793 (stopped by PID whatever
+ * happens), the page opened as an operator would in local development (?token=) in a fresh profile
+ * (playwright makes a temporary one per launch), the score read
+ * from the rendered page and a screenshot taken and checked.
+ */
+const browserPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+if (!existsSync(browserPath)) {
+  console.error(`no browser at ${browserPath}: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH`);
+  process.exit(1);
+}
+
+const state = mkdtempSync(path.join(tmpdir(), "keeper-e2e-state-"));
+const screenshot = path.join(root, "test-results", "dashboard.png");
+let failures = 0;
+const check = (ok: boolean, what: string) => {
+  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
+  if (!ok) failures++;
+};
+
+ensureDevVars();
+execFileSync("bash", ["scripts/load-demo-data.sh", "--persist-to", state], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+const server = await startWranglerDev({ port: 8793, persistTo: state, vars: { KEEPER_ENV: "development" } });
+const browser = await chromium.launch({
+  executablePath: browserPath,
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+try {
+  const headers = { Authorization: `Bearer ${adminToken()}` };
+  check(
+    (await fetch(`${server.url}/admin/health/snapshot`, { method: "POST", headers })).ok,
+    "hourly snapshot taken through the API",
+  );
+  const page = await browser.newPage({ javaScriptEnabled: false, viewport: { width: 1100, height: 900 } });
+  const response = await page.goto(`${server.url}/admin/dashboard?token=${encodeURIComponent(adminToken())}`);
+  check(response?.status() === 200, `dashboard answers 200 (got ${response?.status()})`);
+  const score = (await page.locator("#score").textContent())?.trim() ?? "";
+  const status = (await page.locator("#status").textContent())?.trim() ?? "";
+  check(/^\d{1,3}$/.test(score), `score visible: ${score}`);
+  check(["healthy", "warning", "critical"].includes(status), `status visible: ${status}`);
+  const api = (await (await fetch(`${server.url}/admin/health`, { headers })).json()) as { score: number };
+  check(Number(score) === api.score, `page score equals the API's (${api.score})`);
+  check((await page.locator("table").count()) >= 2, "checks and runs tables rendered");
+  check(await page.locator("text=Backups").isVisible(), "backups section rendered");
+  await page.screenshot({ path: screenshot, fullPage: true });
+  check(
+    statSync(screenshot).size > 20_000,
+    `screenshot written (${statSync(screenshot).size} bytes): ${path.relative(root, screenshot)}`,
+  );
+  const anonymous = await browser.newPage();
+  const refused = await anonymous.goto(`${server.url}/admin/dashboard`);
+  check(refused?.status() === 401, "without a credential the dashboard is refused");
+} finally {
+  await browser.close();
+  await server.stop();
+  rmSync(state, { recursive: true, force: true });
+}
+if (failures > 0) {
+  console.error(`${failures} check(s) failed`);
+  process.exit(1);
+}
+console.log("dashboard renders in chromium with the score visible");

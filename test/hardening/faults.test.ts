@@ -1,0 +1,150 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { createApp } from "../../src/app";
+import { at } from "../archival/support";
+import { seedContext, seedConversation, seedVideo } from "../support/factories";
+import { tokens } from "../support/http";
+
+/**
+ * A D1 error at every statement position of a purge and of a restore: whatever position fails,
+ * the system is left consistent, and running the same operation again finishes the work.
+ */
+
+/** A binding whose `failAt`-th statement execution (run/all/first/raw, or a batch) throws. */
+function failingD1(d1: D1Database, failAt: number): { d1: D1Database; executed: () => number } {
+  let executed = 0;
+  const tick = () => {
+    executed++;
+    if (executed === failAt) throw new Error(`D1_ERROR: injected failure at statement ${executed}`);
+  };
+  const wrapStatement = (statement: D1PreparedStatement): D1PreparedStatement =>
+    new Proxy(statement, {
+      get(target, property) {
+        const value = Reflect.get(target, property);
+        if (typeof value !== "function") return value;
+        if (property === "bind") return (...args: unknown[]) => wrapStatement(value.apply(target, args));
+        if (["run", "all", "first", "raw"].includes(String(property))) {
+          return (...args: unknown[]) => {
+            tick();
+            return value.apply(target, args);
+          };
+        }
+        return value.bind(target);
+      },
+    });
+  const wrapped = {
+    prepare: (sql: string) => wrapStatement(d1.prepare(sql)),
+    batch: (statements: D1PreparedStatement[]) => {
+      tick();
+      return d1.batch(statements);
+    },
+    exec: (sql: string) => d1.exec(sql),
+    dump: () => d1.dump(),
+    withSession: (c?: string) => d1.withSession(c),
+  };
+  return { d1: wrapped as unknown as D1Database, executed: () => executed };
+}
+
+const admin = { Authorization: `Bearer ${tokens.admin}`, "Content-Type": "application/json" };
+const now = Date.UTC(2031, 4, 4);
+const count = async (sql: string, ...params: unknown[]) =>
+  (
+    await env.DB.prepare(sql)
+      .bind(...params)
+      .first<{ n: number }>()
+  )?.n ?? 0;
+
+describe("D1 failure at every statement of a purge", () => {
+  it("leaves the video soft-deleted or gone — never half-visible — and a retry finishes", async () => {
+    // How many statements does a clean purge execute?
+    const probe = await seedVideo({ deletedAt: now - 1 });
+    await seedContext(probe.id);
+    await seedConversation(probe.id, { messages: 2 });
+    let probeD1: ReturnType<typeof failingD1> | undefined;
+    const counting = createApp({
+      now: () => new Date(now),
+      wrapD1: (d1) => {
+        probeD1 = failingD1(d1, Number.POSITIVE_INFINITY);
+        return probeD1.d1;
+      },
+    });
+    expect(
+      (
+        await counting.request(
+          `/admin/archival/videos/${probe.id}/purge`,
+          { method: "POST", headers: admin, body: '{"confirm":true}' },
+          env,
+        )
+      ).status,
+    ).toBe(200);
+    const total = probeD1?.executed() ?? 0;
+    expect(total).toBeGreaterThan(5);
+
+    for (let k = 1; k <= total; k++) {
+      const video = await seedVideo({ deletedAt: now - 1 });
+      await seedContext(video.id);
+      await seedConversation(video.id, { messages: 2 });
+      const failing = createApp({ now: () => new Date(now), wrapD1: (d1) => failingD1(d1, k).d1 });
+      const res = await failing.request(
+        `/admin/archival/videos/${video.id}/purge`,
+        { method: "POST", headers: admin, body: '{"confirm":true}' },
+        env,
+      );
+      expect(res.status, `statement ${k}`).toBeGreaterThanOrEqual(200);
+      const exists = await count("SELECT count(*) AS n FROM videos WHERE id = ?", video.id);
+      if (exists === 1) {
+        expect(
+          await count("SELECT count(*) AS n FROM videos WHERE id = ? AND deleted_at IS NOT NULL", video.id),
+          `statement ${k}`,
+        ).toBe(1);
+        const retry = await at(now, "POST", `/admin/archival/videos/${video.id}/purge`, { body: { confirm: true } });
+        expect(retry.status, `retry after statement ${k}`).toBe(200);
+      }
+      expect(await count("SELECT count(*) AS n FROM videos WHERE id = ?", video.id)).toBe(0);
+      expect(await count("SELECT count(*) AS n FROM video_context WHERE video_id = ?", video.id)).toBe(0);
+      expect(await count("SELECT count(*) AS n FROM conversations WHERE video_id = ?", video.id)).toBe(0);
+      expect(
+        await count("SELECT count(*) AS n FROM keeper_audit_log WHERE action = 'archival.purge' AND target = ?", video.id),
+      ).toBe(1);
+    }
+  }, 120_000);
+});
+
+describe("D1 failure at every statement of a restore", () => {
+  it("a retry with force always ends verified", async () => {
+    for (let i = 0; i < 5; i++) await seedContext((await seedVideo()).id);
+    const id = (await at(now, "POST", "/admin/backups", { body: {} })).body.backup_id as string;
+    for (let k = 1; k <= 12; k++) {
+      const failingEnv = { ...env, SCRATCH_DB: failingD1(env.SCRATCH_DB, k).d1 };
+      const res = await createApp({ now: () => new Date(now) }).request(
+        `/admin/backups/${id}/restore`,
+        { method: "POST", headers: admin, body: JSON.stringify({ target: "scratch", force: true }) },
+        failingEnv,
+      );
+      expect(res.status, `statement ${k}`).not.toBe(409);
+      const retry = await at(now, "POST", `/admin/backups/${id}/restore`, { body: { target: "scratch", force: true } });
+      expect(retry.status, `retry after statement ${k}`).toBe(200);
+      expect(retry.body.verified, `retry after statement ${k}`).toBe(true);
+      const lease = await count("SELECT count(*) AS n FROM keeper_leases WHERE name = 'scratch-db'");
+      expect(lease, `lease released after statement ${k}`).toBe(0);
+    }
+  }, 120_000);
+});
+
+describe("a backup while retention deletes", () => {
+  it("both finish, the backup verifies, and retention removed only what it selected", async () => {
+    const t = Date.UTC(2031, 6, 1);
+    const due = await seedVideo({ deletedAt: t - 30 * 86_400_000 });
+    const live = await seedVideo();
+    for (let i = 0; i < 20; i++) await seedContext(live.id, { timestamp: i });
+    const [backup, retention] = await Promise.all([
+      at(t, "POST", "/admin/backups", { body: {} }),
+      at(t, "POST", "/admin/archival/apply-policies", { body: { confirm: true, optimize: false } }),
+    ]);
+    expect(backup.body.complete).toBe(true);
+    expect(retention.body.run.status).toBe("succeeded");
+    expect((await at(t, "POST", `/admin/backups/${backup.body.backup_id}/verify`)).body.ok).toBe(true);
+    expect(await count("SELECT count(*) AS n FROM videos WHERE id = ?", due.id)).toBe(0);
+    expect(await count("SELECT count(*) AS n FROM video_context WHERE video_id = ?", live.id)).toBe(20);
+  });
+});

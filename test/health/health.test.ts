@@ -1,0 +1,245 @@
+import { createScheduledController } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { createApp } from "../../src/app";
+import { sign } from "../../src/health/alerts";
+import { growth } from "../../src/health/checks.service";
+import { healthSnapshotJob } from "../../src/health/jobs";
+import { monitorD1, normalizeStatement, QueryRecorder } from "../../src/health/monitor";
+import { dispatchScheduled } from "../../src/maintenance/scheduled";
+import { parseConfig } from "../../src/platform/config";
+import { seedVideo } from "../support/factories";
+import { call, tokens } from "../support/http";
+
+const config = parseConfig(env as unknown as Record<string, unknown>);
+const admin = { Authorization: `Bearer ${tokens.admin}` };
+
+describe("query monitor", () => {
+  it("records every statement shape with D1's meta, after the response", async () => {
+    const video = await seedVideo();
+    for (let i = 0; i < 3; i++)
+      expect((await call("GET", `/v1/videos/${video.id}?include_deleted=true`, { token: "read" })).status).toBe(200);
+    // The monitor flushes after each response (waitUntil): poll briefly rather than assume timing.
+    let lookup: { statement: string; calls: number; rows_read: number } | undefined;
+    let items: { statement: string; calls: number; rows_read: number }[] = [];
+    for (let attempt = 0; attempt < 40 && (lookup?.calls ?? 0) < 3; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      items = (
+        await (await call("GET", "/admin/health/queries?hours=1&limit=100", { token: "read" })).json<{ items: typeof items }>()
+      ).items;
+      lookup = items.find((item) => item.statement.includes('from "videos" where "videos"."id" = ?'));
+    }
+    expect(lookup?.calls, JSON.stringify(items.map((i) => i.statement))).toBeGreaterThanOrEqual(3);
+    // Statements run through raw() (Drizzle's selects) carry no D1 meta; first/all/run do.
+    const body = { context_type: "scene", tool_name: "monitor-test", timestamp: 1, data: { description: "x" } };
+    expect((await call("POST", `/v1/videos/${video.id}/context`, { body })).status).toBe(201);
+    let insert: { rows_written?: number } | undefined;
+    for (let attempt = 0; attempt < 40 && !insert; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      const latest = (
+        await (
+          await call("GET", "/admin/health/queries?hours=1&limit=200", { token: "read" })
+        ).json<{ items: ((typeof items)[number] & { rows_written: number })[] }>()
+      ).items;
+      insert = latest.find((item) => item.statement.startsWith("INSERT INTO video_context"));
+    }
+    expect(insert?.rows_written).toBeGreaterThanOrEqual(1);
+    expect(items.some((item) => item.statement.includes("keeper_query_stats"))).toBe(false);
+  });
+
+  it("normalizes literals and placeholder lists", () => {
+    expect(normalizeStatement("SELECT * FROM t WHERE a = 'x''y' AND b IN (?, ?, ?)  AND c = 42")).toBe(
+      "SELECT * FROM t WHERE a = ? AND b IN (?…) AND c = ?",
+    );
+  });
+
+  it("logs a planted slow query and a query that reads far more rows than it returns", async () => {
+    const video = await seedVideo();
+    const rows = Array.from({ length: 1500 }, (_, i) =>
+      env.DB.prepare("INSERT INTO memory (video_id, timestamp, content, created_at) VALUES (?, ?, 'm', 1)").bind(video.id, i),
+    );
+    await env.DB.batch(rows);
+    const recorder = new QueryRecorder(1);
+    const monitored = monitorD1(env.DB, recorder);
+    await monitored
+      .prepare("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 400000) SELECT count(*) AS n FROM c")
+      .first();
+    await monitored.prepare("SELECT id FROM memory WHERE content = 'never' LIMIT 1").all();
+    await env.DB.batch(recorder.statements(env.DB, Date.now()));
+    const log = await (await call("GET", "/admin/health/slow-queries?hours=1&limit=500", { token: "read" })).json<{
+      items: { reason: string; statement: string }[];
+    }>();
+    expect(
+      log.items.some((item) => item.reason === "slow" && item.statement.includes("WITH RECURSIVE")),
+      JSON.stringify(log.items),
+    ).toBe(true);
+    expect(log.items.some((item) => item.reason === "wide" && item.statement.includes("content = ?"))).toBe(true);
+  });
+});
+
+describe("report, checks and snapshot", () => {
+  it("reports a score with every check, and the live checks answer", async () => {
+    const report = await (await call("GET", "/admin/health", { token: "read" })).json<{
+      score: number;
+      status: string;
+      checks: { name: string }[];
+    }>();
+    expect(report.checks.map((c) => c.name)).toEqual([
+      "integrity",
+      "foreign_keys",
+      "orphaned_memory",
+      "orphaned_context",
+      "slow_queries",
+      "backup_age",
+      "failed_runs",
+      "growth",
+      "hot_query_scans",
+    ]);
+    const integrity = await (await call("GET", "/admin/health/integrity", { token: "read" })).json<{
+      ok: boolean;
+      quick_check: string[];
+    }>();
+    expect(integrity).toMatchObject({ ok: true, quick_check: ["ok"] });
+    expect((await call("POST", "/admin/health/snapshot")).status).toBe(200);
+    const indexes = await (await call("GET", "/admin/health/indexes", { token: "read" })).json<{
+      indexes: { name: string }[];
+      full_scans: number;
+    }>();
+    expect(indexes.indexes.map((i) => i.name)).toContain("idx_memory_video_timestamp");
+    expect(indexes.full_scans).toBe(0);
+    const binding = await (await call("GET", "/admin/health/binding", { token: "read" })).json<{ round_trip_ms: number }>();
+    expect(binding.round_trip_ms).toBeGreaterThanOrEqual(0);
+  });
+
+  it("scores foreign-key violations recorded by the snapshot as the seed's orphan penalties", async () => {
+    // D1 enforces foreign keys on every write (PRAGMA foreign_keys = OFF is ignored and deferred
+    // checks fail at commit), so a violation cannot be planted in a live table; the snapshot row is
+    // where foreign_key_check's findings land, and the report must score them.
+    const at = Date.now() + 60_000;
+    await env.DB.prepare(
+      `INSERT INTO keeper_health_snapshots (at, size_bytes, row_counts, quick_check, foreign_key_violations) VALUES (?, 1, '{}', '["ok"]', '{"memory":2,"video_context":1}')`,
+    )
+      .bind(at)
+      .run();
+    const app = createApp({ now: () => new Date(at + 1000) });
+    const report = await (await app.request("/admin/health", { headers: admin }, env)).json<{
+      checks: { name: string; penalty: number }[];
+    }>();
+    const penalty = (name: string) => report.checks.find((check) => check.name === name)?.penalty;
+    expect([penalty("orphaned_memory"), penalty("orphaned_context")]).toEqual([5, 5]);
+  });
+
+  it("growth math on fixed snapshots", () => {
+    const day = 86_400_000;
+    const points = [0, 1, 2, 3, 4, 5, 6].map((d) => ({ at: d * day, size_bytes: 1_000_000 + d * 100_000 }));
+    const g = growth(points, 6 * day, 1_600_000, 3_600_000);
+    expect(g.bytes_per_day_last_week).toBeCloseTo(100_000, 3);
+    expect(g.days_until_limit).toBeCloseTo(20, 6);
+    expect(growth(points.slice(0, 1), 6 * day, 1_000_000, 3_600_000).days_until_limit).toBeNull();
+    const shrinking = points.map((p, i) => ({ ...p, size_bytes: 2_000_000 - i * 1000 }));
+    expect(growth(shrinking, 6 * day, 1_994_000, 3_600_000).days_until_limit).toBeNull();
+  });
+});
+
+describe("/metrics", () => {
+  it("is valid Prometheus text exposition", async () => {
+    const res = await call("GET", "/metrics", { token: "read" });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/plain");
+    const text = await res.text();
+    const families = new Map<string, string>();
+    for (const line of text.trimEnd().split("\n")) {
+      if (line.startsWith("# HELP ")) continue;
+      const type = /^# TYPE (\S+) (gauge|counter|histogram|summary|untyped)$/.exec(line);
+      if (type) {
+        families.set(type[1], type[2]);
+        continue;
+      }
+      const sample =
+        /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.eE+-]+|\+Inf|NaN)$/.exec(line);
+      expect(sample, line).not.toBeNull();
+      const name = (sample as RegExpExecArray)[1];
+      const family = name.replace(/_(bucket|sum|count)$/, "");
+      expect(families.has(name) || families.get(family) === "histogram", `${name} has no TYPE`).toBe(true);
+    }
+    expect(families.get("keeper_health_score")).toBe("gauge");
+    expect(families.get("keeper_query_duration_ms")).toBe("histogram");
+    expect(text).toMatch(/keeper_query_duration_ms_bucket\{le="\+Inf"\} \d+/);
+    expect((await call("GET", "/metrics", { token: null })).status).toBe(401);
+  });
+});
+
+describe("alerts", () => {
+  it("fire once per worsening and per failed run, signed with HMAC-SHA256", async () => {
+    const sent: { url: string; body: string; signature: string | null }[] = [];
+    const recording = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const request = new Request(input, init);
+      sent.push({ url: request.url, body: await request.text(), signature: request.headers.get("X-Keeper-Signature") });
+      return new Response("ok");
+    }) as typeof fetch;
+    const alertEnv = {
+      ...env,
+      ALERT_WEBHOOK_URLS: "https://hooks.example/a,https://hooks.example/b",
+      ALERT_WEBHOOK_SECRET: "shh-it-is-a-secret",
+    };
+    const run = (now: number) =>
+      dispatchScheduled({
+        controller: createScheduledController({ cron: "0 * * * *", scheduledTime: now }),
+        env: alertEnv as Env,
+        config,
+        jobs: { "0 * * * *": [healthSnapshotJob] },
+        deps: { fetch: recording, now: () => new Date(now) },
+      });
+    await run(Date.UTC(2031, 0, 1));
+    const baseline = sent.length;
+    // Make it worse: fail a job run (it also alerts on its own) and drop the backup (none yet → −10).
+    await env.DB.prepare(
+      "INSERT INTO keeper_job_runs (job, trigger, actor, status, started_at, finished_at, error) VALUES ('backups.create', 'cron', 'cron', 'failed', ?, ?, 'R2 down')",
+    )
+      .bind(Date.UTC(2031, 0, 1, 0, 30), Date.UTC(2031, 0, 1, 0, 31))
+      .run();
+    await run(Date.UTC(2031, 0, 1, 1));
+    const fresh = sent.slice(baseline);
+    const failedAlerts = fresh.filter((s) => JSON.parse(s.body).kind === "job_failed");
+    expect(failedAlerts.map((s) => s.url).sort()).toEqual(["https://hooks.example/a", "https://hooks.example/b"]);
+    await run(Date.UTC(2031, 0, 1, 2));
+    expect(sent.slice(baseline + fresh.length).filter((s) => JSON.parse(s.body).kind === "job_failed")).toHaveLength(0);
+
+    const { body, signature } = failedAlerts[0];
+    const [, t, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(signature ?? "") ?? [];
+    expect(v1).toBe(await sign("shh-it-is-a-secret", Number(t), body));
+  });
+
+  it("test-webhook retries with backoff and reports each URL", async () => {
+    let calls = 0;
+    const flaky = (async () => {
+      calls++;
+      return new Response("nope", { status: calls < 3 ? 503 : 200 });
+    }) as typeof fetch;
+    const app = createApp({ fetch: flaky });
+    const res = await app.request(
+      "/admin/health/test-webhook",
+      { method: "POST", headers: admin },
+      { ...env, ALERT_WEBHOOK_URLS: "https://hooks.example/x" },
+    );
+    const result = await res.json<{ urls: number; results: { ok: boolean; attempts: number }[] }>();
+    expect(result.urls).toBe(1);
+    expect(result.results[0]).toMatchObject({ ok: true, attempts: 3 });
+  }, 20_000);
+});
+
+describe("dashboard", () => {
+  it("renders the score without JavaScript, and takes ?token= only in development", async () => {
+    const res = await call("GET", "/admin/dashboard", { token: "read" });
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toMatch(/<span class="score" id="score"[^>]*>\d+<\/span>/);
+    expect(html).not.toContain("<script");
+    const app = createApp();
+    expect((await app.request(`/admin/dashboard?token=${tokens.read}`, {}, env)).status).toBe(401);
+    expect((await app.request(`/admin/dashboard?token=${tokens.read}`, {}, { ...env, KEEPER_ENV: "development" })).status).toBe(
+      200,
+    );
+    expect((await app.request(`/admin/health?token=${tokens.read}`, {}, { ...env, KEEPER_ENV: "development" })).status).toBe(401);
+  });
+});
