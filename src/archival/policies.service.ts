@@ -4,7 +4,7 @@ import { KeeperError } from "../platform/errors";
 import { ARCHIVE_BATCH, archiveConversationBatch, countIdleConversations } from "./conversations-archive.service";
 import { cleanupOrphans, optimizeDatabase } from "./orphans.service";
 import { DAY_MS, type PolicyOverrides, type RetentionPolicy, resolvePolicy } from "./policy";
-import { purgeVideo } from "./purge.service";
+import { PURGE_SET_SIZE, purgeDueVideos } from "./purge.service";
 
 export const RETENTION_JOB = "retention.apply-policies";
 
@@ -71,16 +71,15 @@ export async function runPolicies(ctx: AppContext, policy: RetentionPolicy, dead
   if (policy.purge) {
     let failures = 0;
     while (!pastDeadline()) {
-      const batch = await purgeCandidates(ctx, policy, 50);
+      const batch = await purgeCandidates(ctx, policy, PURGE_SET_SIZE);
       if (batch.length === 0) break;
-      for (const video of batch) {
-        if (pastDeadline()) return { counts, partial: true };
-        const result = await purgeVideo({ ctx, input: { id: video.id, dryRun: false, confirm: true, reason: RETENTION_JOB } });
-        counts.videos_purged++;
-        counts.rows_purged += Object.values(result.counts).reduce((sum, n) => sum + n, 0);
-        counts.media_purged += result.media.deleted;
-        if (result.media.error) failures++;
-      }
+      const result = await purgeDueVideos(ctx, { videos: batch, reason: RETENTION_JOB });
+      counts.videos_purged += result.purged.length;
+      counts.rows_purged += result.rows;
+      counts.media_purged += result.mediaDeleted;
+      failures += result.mediaErrors;
+      // Every due video changed under us (restored or re-deleted): stop rather than spin.
+      if (result.purged.length === 0) break;
     }
     if (failures > 0) ctx.logger.warn("purge left media behind for orphan cleanup", { videos: failures });
   }

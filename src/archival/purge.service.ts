@@ -104,3 +104,101 @@ export async function purgeVideo({
   }
   return { id: input.id, dryRun: false, counts, media: { keys, deleted, error } };
 }
+
+/** Videos per set-wise purge: their ids plus the LIMIT stay under D1's 100 bound parameters. */
+export const PURGE_SET_SIZE = 90;
+
+const countsBySet = {
+  video_context: "SELECT video_id, count(*) AS n FROM video_context WHERE video_id IN (IDS) GROUP BY video_id",
+  memory: "SELECT video_id, count(*) AS n FROM memory WHERE video_id IN (IDS) GROUP BY video_id",
+  conversations: "SELECT video_id, count(*) AS n FROM conversations WHERE video_id IN (IDS) GROUP BY video_id",
+  messages:
+    "SELECT c.video_id AS video_id, count(*) AS n FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.video_id IN (IDS) GROUP BY c.video_id",
+} as const;
+
+const childDeletesBySet = [
+  "DELETE FROM messages WHERE rowid IN (SELECT m.rowid FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.video_id IN (IDS) LIMIT ?)",
+  "DELETE FROM conversations WHERE rowid IN (SELECT rowid FROM conversations WHERE video_id IN (IDS) LIMIT ?)",
+  "DELETE FROM memory WHERE rowid IN (SELECT rowid FROM memory WHERE video_id IN (IDS) LIMIT ?)",
+  "DELETE FROM video_context WHERE rowid IN (SELECT rowid FROM video_context WHERE video_id IN (IDS) LIMIT ?)",
+];
+
+export interface SetPurgeResult {
+  purged: string[];
+  rows: number;
+  mediaDeleted: number;
+  mediaErrors: number;
+}
+
+/**
+ * Retention's purge: the same order and guarantees as `purgeVideo`, but for a set of due videos at
+ * once, so the per-video round trips (lookup, counts, four deletes) do not dominate when videos own
+ * few rows. Children go in chunks of PURGE_CHUNK_ROWS across the whole set; then one batch deletes
+ * each video row — only if its `deleted_at` is still the one that made it due, so a video restored
+ * (or re-deleted) meanwhile keeps its row — each with its audit row. MEDIA last, per video; a failure
+ * there leaves orphans for orphan cleanup, as in `purgeVideo`.
+ */
+export async function purgeDueVideos(
+  ctx: AppContext,
+  input: { videos: { id: string; deleted_at: number }[]; reason: string },
+): Promise<SetPurgeResult> {
+  const videos = input.videos.slice(0, PURGE_SET_SIZE);
+  if (videos.length === 0) return { purged: [], rows: 0, mediaDeleted: 0, mediaErrors: 0 };
+  const ids = videos.map((video) => video.id);
+  const inList = ids.map(() => "?").join(", ");
+  const perVideo = new Map<string, PurgeCounts>(
+    ids.map((id) => [id, { videos: 1, video_context: 0, memory: 0, conversations: 0, messages: 0 }]),
+  );
+  const tables = Object.keys(countsBySet) as (keyof typeof countsBySet)[];
+  const counted = await ctx.d1.batch(
+    tables.map((table) => ctx.d1.prepare(countsBySet[table].replace("IDS", inList)).bind(...ids)),
+  );
+  counted.forEach((result, index) => {
+    for (const row of result.results as { video_id: string; n: number }[]) {
+      const counts = perVideo.get(row.video_id);
+      if (counts) counts[tables[index]] = row.n;
+    }
+  });
+
+  for (const template of childDeletesBySet) {
+    // Only children of videos still soft-deleted: one restored since selection keeps everything.
+    const sql = template.replace("IDS", `SELECT id FROM videos WHERE id IN (${inList}) AND deleted_at IS NOT NULL`);
+    for (;;) {
+      const result = await ctx.d1
+        .prepare(sql)
+        .bind(...ids, PURGE_CHUNK_ROWS)
+        .run();
+      if (result.meta.changes < PURGE_CHUNK_ROWS) break;
+    }
+  }
+  const removed = await ctx.d1.batch(
+    videos.flatMap((video) => [
+      ctx.d1.prepare("DELETE FROM videos WHERE id = ? AND deleted_at = ?").bind(video.id, video.deleted_at),
+      auditStatement(
+        ctx,
+        { action: "archival.purge", target: video.id, detail: { ...perVideo.get(video.id), reason: input.reason } },
+        { onlyIfPreviousChanged: true },
+      ),
+    ]),
+  );
+  const purged = videos.filter((_, index) => removed[index * 2].meta.changes > 0).map((video) => video.id);
+  let rows = 0;
+  for (const id of purged) {
+    const counts = perVideo.get(id) as PurgeCounts;
+    rows += counts.videos + counts.video_context + counts.memory + counts.conversations + counts.messages;
+  }
+  let mediaDeleted = 0;
+  let mediaErrors = 0;
+  for (const id of purged) {
+    try {
+      mediaDeleted += await deletePrefix(ctx.media, mediaPrefix(id));
+    } catch (failure) {
+      mediaErrors++;
+      ctx.logger.warn("purge left media behind", {
+        video: id,
+        error: failure instanceof Error ? failure.message : String(failure),
+      });
+    }
+  }
+  return { purged, rows, mediaDeleted, mediaErrors };
+}

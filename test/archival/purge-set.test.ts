@@ -1,0 +1,63 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { PURGE_SET_SIZE, purgeDueVideos } from "../../src/archival/purge.service";
+import { parseConfig } from "../../src/platform/config";
+import { createContext } from "../../src/platform/context";
+import { seedContext, seedConversation, seedVideo } from "../support/factories";
+
+const count = async (sql: string, ...binds: unknown[]) =>
+  (
+    (await env.DB.prepare(sql)
+      .bind(...binds)
+      .first<{ n: number }>()) as { n: number }
+  ).n;
+
+const ctx = () =>
+  createContext(
+    env,
+    parseConfig(env as unknown as Record<string, unknown>),
+    {},
+    {
+      requestId: "purge-set",
+      principal: { actor: "test", scopes: ["admin"] },
+    },
+  );
+
+describe("set-wise retention purge", () => {
+  it("purges a full set with children, media and one audit row each; a video restored meanwhile keeps everything", async () => {
+    const deletedAt = Date.UTC(2026, 0, 1);
+    const due: { id: string; deleted_at: number }[] = [];
+    for (let i = 0; i < PURGE_SET_SIZE - 1; i++) {
+      const { id } = await seedVideo({ deletedAt });
+      await seedContext(id);
+      due.push({ id, deleted_at: deletedAt });
+    }
+    const withEverything = due[0].id;
+    await seedConversation(withEverything, { messages: 2 });
+    await env.MEDIA.put(`videos/${withEverything}/frames/1.jpg`, "x");
+    const restored = await seedVideo();
+    await seedContext(restored.id);
+    due.push({ id: restored.id, deleted_at: deletedAt });
+
+    const result = await purgeDueVideos(ctx(), { videos: due, reason: "test" });
+
+    expect(result.purged).toHaveLength(PURGE_SET_SIZE - 1);
+    expect(result.purged).not.toContain(restored.id);
+    // Each purged video: its row + one context row; the first also a conversation with two messages.
+    expect(result.rows).toBe((PURGE_SET_SIZE - 1) * 2 + 3);
+    expect(result.mediaDeleted).toBe(1);
+    const ids = due.slice(0, -1).map((v) => v.id);
+    const inList = ids.map(() => "?").join(",");
+    expect(await count(`SELECT count(*) AS n FROM videos WHERE id IN (${inList})`, ...ids)).toBe(0);
+    expect(await count(`SELECT count(*) AS n FROM video_context WHERE video_id IN (${inList})`, ...ids)).toBe(0);
+    expect(
+      await count(`SELECT count(*) AS n FROM keeper_audit_log WHERE action = 'archival.purge' AND target IN (${inList})`, ...ids),
+    ).toBe(PURGE_SET_SIZE - 1);
+    expect(await count("SELECT count(*) AS n FROM videos WHERE id = ?", restored.id)).toBe(1);
+    expect(await count("SELECT count(*) AS n FROM video_context WHERE video_id = ?", restored.id)).toBe(1);
+    expect((await env.MEDIA.list({ prefix: `videos/${withEverything}/` })).objects).toHaveLength(0);
+
+    const again = await purgeDueVideos(ctx(), { videos: due, reason: "test" });
+    expect(again).toEqual({ purged: [], rows: 0, mediaDeleted: 0, mediaErrors: 0 });
+  });
+});
