@@ -22,17 +22,31 @@ function purgeCutoff(policy: RetentionPolicy, category: string | null, now: numb
 /**
  * Videos past their purge window, oldest deletion first. The widest window any category has bounds
  * the query (it uses idx_videos_deleted_at); each row is then checked against its own category's.
+ * Pages on by (deleted_at, id) until `limit` are due, so a run of not-yet-due videos of a category
+ * with a longer window cannot hide due ones deleted after them.
  */
 export async function purgeCandidates(ctx: AppContext, policy: RetentionPolicy, limit: number): Promise<PurgeCandidate[]> {
   const now = ctx.now().getTime();
   const shortest = Math.min(policy.deleteDays, ...Object.values(policy.categories).map((c) => c.deleteDays));
-  const { results } = await ctx.d1
-    .prepare(
-      "SELECT id, category, deleted_at FROM videos WHERE deleted_at IS NOT NULL AND deleted_at < ? ORDER BY deleted_at, id LIMIT ?",
-    )
-    .bind(now - shortest * DAY_MS, limit)
-    .all<PurgeCandidate>();
-  return results.filter((video) => video.deleted_at < purgeCutoff(policy, video.category, now));
+  const due: PurgeCandidate[] = [];
+  let after: [number, string] = [-1, ""];
+  for (;;) {
+    const { results } = await ctx.d1
+      .prepare(
+        `SELECT id, category, deleted_at FROM videos
+         WHERE deleted_at IS NOT NULL AND deleted_at < ? AND (deleted_at > ? OR (deleted_at = ? AND id > ?))
+         ORDER BY deleted_at, id LIMIT ?`,
+      )
+      .bind(now - shortest * DAY_MS, after[0], after[0], after[1], limit)
+      .all<PurgeCandidate>();
+    for (const video of results) {
+      if (video.deleted_at < purgeCutoff(policy, video.category, now)) due.push(video);
+      if (due.length === limit) return due;
+    }
+    const last = results.at(-1);
+    if (!last || results.length < limit) return due;
+    after = [last.deleted_at, last.id];
+  }
 }
 
 export interface PolicyCounts {

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { purgeCandidates } from "../../src/archival/policies.service";
 import { PURGE_SET_SIZE, purgeDueVideos } from "../../src/archival/purge.service";
 import { parseConfig } from "../../src/platform/config";
 import { createContext } from "../../src/platform/context";
@@ -59,5 +60,28 @@ describe("set-wise retention purge", () => {
 
     const again = await purgeDueVideos(ctx(), { videos: due, reason: "test" });
     expect(again).toEqual({ purged: [], rows: 0, mediaDeleted: 0, mediaErrors: 0 });
+  });
+});
+
+describe("purge candidates", () => {
+  it("a long run of not-yet-due videos of a longer-window category does not hide a due one after them", async () => {
+    const now = Date.UTC(2030, 0, 1);
+    const fixed = { ...ctx(), now: () => new Date(now) };
+    for (let i = 0; i < PURGE_SET_SIZE + 5; i++) {
+      await seedVideo({ deletedAt: now - 100 * 86_400_000 - 1000 + i, category: "keep" });
+    }
+    const due = await seedVideo({ deletedAt: now - 50 * 86_400_000, category: "lecture" });
+    const policy = {
+      archiveDays: 30,
+      deleteDays: 7,
+      categories: { keep: { deleteDays: 3650 } },
+      archive: false,
+      purge: true,
+      cleanup: false,
+      optimize: false,
+    };
+    const candidates = await purgeCandidates(fixed, policy, PURGE_SET_SIZE);
+    expect(candidates.map((c) => c.id)).toContain(due.id);
+    expect(candidates.every((c) => c.category !== "keep")).toBe(true);
   });
 });
