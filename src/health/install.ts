@@ -7,7 +7,8 @@ import { monitorD1, QueryRecorder } from "./monitor";
  * statistics then count sampled requests only.
  */
 export const queryMonitor: NonNullable<AppDependencies["queryMonitor"]> = (d1, { config, now }) => {
-  if (config.QUERY_MONITOR_SAMPLE_RATE < 1 && Math.random() >= config.QUERY_MONITOR_SAMPLE_RATE) return { d1, flush: async () => {} };
+  if (config.QUERY_MONITOR_SAMPLE_RATE < 1 && Math.random() >= config.QUERY_MONITOR_SAMPLE_RATE)
+    return { d1, flush: async () => {} };
   const recorder = new QueryRecorder(config.SLOW_QUERY_MS);
   return {
     d1: monitorD1(d1, recorder),
