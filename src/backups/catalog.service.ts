@@ -60,10 +60,21 @@ export async function listBackups({ ctx }: { ctx: AppContext }) {
 }
 
 /**
- * Reads one object and yields its decompressed SQL one zstd frame (one page) at a time, checking the
- * object's sha256 and frame layout against the manifest as it goes. Memory: one frame.
+ * Reads one object and yields its decompressed SQL as complete lines, a frame at a time (frames cut
+ * text anywhere, so a partial line and partial UTF-8 carry over), checking the object's sha256 and
+ * frame layout against the manifest as it goes. Memory: one frame and one line.
  */
-export async function* readObjectFrames(ctx: AppContext, object: ManifestObject): AsyncGenerator<string> {
+export async function* readObjectLines(ctx: AppContext, object: ManifestObject): AsyncGenerator<string[]> {
+  let carry = "";
+  for await (const text of readObjectFrames(ctx, object)) {
+    const lines = (carry + text).split("\n");
+    carry = lines.pop() ?? "";
+    if (lines.length > 0) yield lines;
+  }
+  if (carry.length > 0) yield [carry];
+}
+
+async function* readObjectFrames(ctx: AppContext, object: ManifestObject): AsyncGenerator<string> {
   const stored = await ctx.backups.get(object.key);
   if (!stored) throw new KeeperError("UNPROCESSABLE", `Backup object ${object.key} is missing`);
   const hash = createHash("sha256");
@@ -82,7 +93,7 @@ export async function* readObjectFrames(ctx: AppContext, object: ManifestObject)
     }
     const frame = pending.subarray(0, frameLength);
     pending = pending.slice(frameLength);
-    yield decoder.decode(zstdDecompressSync(frame));
+    yield decoder.decode(zstdDecompressSync(frame), { stream: true });
   }
   for (;;) {
     const { done, value } = await reader.read();

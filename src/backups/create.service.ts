@@ -19,8 +19,22 @@ export const PAGES_PER_OBJECT = 50;
 export const EXCLUDED_TABLES = ["keeper_leases", "keeper_job_cursors"];
 
 const encoder = new TextEncoder();
-const zstd = (text: string) =>
-  new Uint8Array(zstdCompressSync(encoder.encode(text), { params: { [constants.ZSTD_c_compressionLevel]: 1 } }));
+/**
+ * Input bytes per zstd frame. workerd's zstdCompressSync fails ("Unexpected end of file") once a
+ * frame's output passes ~64 KB, and incompressible input can grow a little, so no frame is fed
+ * more than 32 KB. Frames may cut a statement (or a UTF-8 character) anywhere; readers join them.
+ */
+export const FRAME_INPUT_BYTES = 32 * 1024;
+
+function zstdFrames(text: string): Uint8Array[] {
+  const bytes = encoder.encode(text);
+  const frames: Uint8Array[] = [];
+  for (let start = 0; start < bytes.byteLength; start += FRAME_INPUT_BYTES) {
+    const slice = bytes.subarray(start, start + FRAME_INPUT_BYTES);
+    frames.push(new Uint8Array(zstdCompressSync(slice, { params: { [constants.ZSTD_c_compressionLevel]: 1 } })));
+  }
+  return frames;
+}
 
 /** Where an unfinished backup stands; saved after every completed object, so a new invocation resumes. */
 export interface BackupCursor {
@@ -77,7 +91,7 @@ async function startBackup(ctx: AppContext): Promise<BackupCursor> {
 
 async function writeTextObject(ctx: AppContext, key: string, kind: ManifestObject["kind"], sql: string): Promise<ManifestObject> {
   const writer = new ObjectWriter(ctx.backups, key);
-  await writer.write(zstd(sql));
+  for (const frame of zstdFrames(sql)) await writer.write(frame);
   const sha256 = await writer.finish();
   return {
     key,
@@ -120,7 +134,7 @@ async function advance(ctx: AppContext, cursor: BackupCursor, deadline: number, 
       }
       const values = raw.map((row) => row.slice(1));
       const sql = renderInserts(table.name, table.columns, values);
-      await writer.write(zstd(sql));
+      for (const frame of zstdFrames(sql)) await writer.write(frame);
       sqlBytes += encoder.encode(sql).byteLength;
       cursor.pageDigests.push(pageDigest(values));
       rows += raw.length;

@@ -14,7 +14,7 @@ export interface ManifestObject {
   /** Uncompressed SQL bytes. */
   sql_bytes: number;
   sha256: string;
-  /** Compressed length of each zstd frame (one per page), for frame-by-frame reading. */
+  /** Compressed length of each zstd frame (≤ 32 KB of SQL each), for frame-by-frame reading. */
   frames: number[];
 }
 

@@ -2,11 +2,10 @@ import { acquireLease, releaseLease } from "../maintenance/lease";
 import { recordAudit } from "../platform/audit";
 import type { AppContext } from "../platform/context";
 import { KeeperError } from "../platform/errors";
-import { readObjectFrames, requireManifest } from "./catalog.service";
+import { readObjectLines, requireManifest } from "./catalog.service";
 import { digestTable } from "./digest";
 import { quoteIdentifier } from "./introspect";
 import type { Manifest, ManifestTable } from "./manifest";
-import { splitStatements } from "./sql-render";
 
 export type RestoreTarget = "scratch" | "main";
 /** INSERT statements per D1 batch: each is < 90 KB, so a batch stays a few MB and one transaction. */
@@ -42,9 +41,19 @@ async function existingRows(d1: D1Database, tables: ManifestTable[]) {
 async function* statementsOf(ctx: AppContext, manifest: Manifest, kind: "schema" | "data" | "extras", tables: Set<string>) {
   for (const object of manifest.objects) {
     if (object.kind !== kind || (object.table && !tables.has(object.table))) continue;
-    for await (const sql of readObjectFrames(ctx, object)) {
-      for (const statement of splitStatements(sql)) yield statement;
+    // A statement ends with ";" at the end of a line (rows never span lines; see sql-render.ts).
+    let statement: string[] = [];
+    for await (const lines of readObjectLines(ctx, object)) {
+      for (const line of lines) {
+        if (line.length === 0 && statement.length === 0) continue;
+        statement.push(line);
+        if (line.endsWith(";")) {
+          yield statement.join("\n");
+          statement = [];
+        }
+      }
     }
+    if (statement.join("").trim().length > 0) yield statement.join("\n");
   }
 }
 

@@ -46,19 +46,3 @@ export function renderInserts(table: string, columns: string[], rows: unknown[][
   if (current.length > 0) out.push(`${head}${current.join(",\n")};\n`);
   return out.join("");
 }
-
-/** Splits dump text back into statements: each ends with ";" at the end of a line. */
-export function splitStatements(text: string): string[] {
-  const statements: string[] = [];
-  let current: string[] = [];
-  for (const line of text.split("\n")) {
-    if (line.length === 0 && current.length === 0) continue;
-    current.push(line);
-    if (line.endsWith(";")) {
-      statements.push(current.join("\n"));
-      current = [];
-    }
-  }
-  if (current.join("").trim().length > 0) statements.push(current.join("\n"));
-  return statements;
-}

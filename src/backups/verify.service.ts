@@ -1,5 +1,5 @@
 import type { AppContext } from "../platform/context";
-import { readObjectFrames, requireManifest } from "./catalog.service";
+import { readObjectLines, requireManifest } from "./catalog.service";
 
 /**
  * Re-reads every object of a backup: sha256 against the manifest, every frame decompresses, and
@@ -13,8 +13,8 @@ export async function verifyBackup({ ctx, input }: { ctx: AppContext; input: { i
   for (const object of manifest.objects) {
     let rows = 0;
     try {
-      for await (const sql of readObjectFrames(ctx, object)) {
-        for (const line of sql.split("\n")) if (line.startsWith("(")) rows++;
+      for await (const lines of readObjectLines(ctx, object)) {
+        for (const line of lines) if (line.startsWith("(")) rows++;
       }
     } catch (error) {
       problems.push(error instanceof Error ? error.message : String(error));

@@ -118,7 +118,12 @@ export async function runExclusive<C>({
         .set({ status: "failed", finishedAt: ctx.now().getTime(), error: message.slice(0, 2000) })
         .where(eq(jobRuns.id, running.id))
         .returning();
-      ctx.logger.error("job failed", { job: input.job, run: running.id, error: message });
+      ctx.logger.error("job failed", {
+        job: input.job,
+        run: running.id,
+        error: message,
+        stack: error instanceof Error ? error.stack?.split("\n").slice(0, 6).join(" | ") : undefined,
+      });
       return present(failed);
     }
     const [finished] = await ctx.db
