@@ -31,6 +31,8 @@ export default defineConfig(async () => {
           bindings: {
             ...testTokens,
             KEEPER_ENV: "test",
+            // Tests read the monitor's figures right after the requests that made them.
+            QUERY_MONITOR_FLUSH_SECONDS: "0",
             TEST_MIGRATIONS: migrations,
             SCHEMA_DRIFT: schemaDrift,
             MIGRATION_FILES_ON_DISK: migrationFilesOnDisk,

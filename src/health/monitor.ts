@@ -79,6 +79,28 @@ export class QueryRecorder {
     this.stats.set(statement, aggregate);
   }
 
+  /** Adds another recorder's figures to this one's (to buffer several requests before one write). */
+  merge(other: QueryRecorder): void {
+    for (const [statement, a] of other.stats) {
+      const mine = this.stats.get(statement);
+      if (!mine) {
+        this.stats.set(statement, { ...a, buckets: [...a.buckets] });
+        continue;
+      }
+      mine.calls += a.calls;
+      mine.totalMs += a.totalMs;
+      mine.maxMs = Math.max(mine.maxMs, a.maxMs);
+      mine.rowsRead += a.rowsRead;
+      mine.rowsWritten += a.rowsWritten;
+      mine.rowsReturned += a.rowsReturned;
+      mine.slowCalls += a.slowCalls;
+      a.buckets.forEach((n, i) => {
+        mine.buckets[i] += n;
+      });
+    }
+    for (const entry of other.slow) if (this.slow.length < 200) this.slow.push(entry);
+  }
+
   /** One batch: an upsert per statement shape, an insert per slow entry. Empty when nothing ran. */
   statements(raw: D1Database, now: number): D1PreparedStatement[] {
     const hour = Math.floor(now / 3_600_000) * 3_600_000;

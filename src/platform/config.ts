@@ -23,6 +23,7 @@ const configSchema = z
     KEEPER_ENV: z.enum(["production", "development", "test"]).default("production"),
     SLOW_QUERY_MS: z.coerce.number().int().positive().max(60_000).default(100),
     QUERY_MONITOR_SAMPLE_RATE: z.coerce.number().min(0).max(1).default(1),
+    QUERY_MONITOR_FLUSH_SECONDS: z.coerce.number().min(0).max(3600).default(10),
     KEEPER_READ_TOKEN: tokenList,
     KEEPER_WRITE_TOKEN: tokenList,
     KEEPER_ADMIN_TOKEN: tokenList,
