@@ -75,14 +75,20 @@ export async function purgeVideo({
     throw new KeeperError("CONFIRMATION_REQUIRED", "Permanent delete needs confirm: true (try dryRun: true first)");
   }
 
+  // Every chunk and the final delete are guarded by the deleted_at we planned with: a video
+  // restored (or re-deleted) while this runs keeps its rows, and the purge reports the conflict.
+  const guard = "EXISTS (SELECT 1 FROM videos WHERE id = ? AND deleted_at IS ?)";
   for (const sql of childDeletes) {
     for (;;) {
-      const result = await ctx.d1.prepare(sql).bind(input.id, PURGE_CHUNK_ROWS).run();
+      const result = await ctx.d1
+        .prepare(sql.replace("LIMIT ?)", `LIMIT ?) AND ${guard}`))
+        .bind(input.id, PURGE_CHUNK_ROWS, input.id, row.deletedAt)
+        .run();
       if (result.meta.changes < PURGE_CHUNK_ROWS) break;
     }
   }
-  await ctx.d1.batch([
-    ctx.d1.prepare("DELETE FROM videos WHERE id = ?").bind(input.id),
+  const [removed] = await ctx.d1.batch([
+    ctx.d1.prepare("DELETE FROM videos WHERE id = ? AND deleted_at IS ?").bind(input.id, row.deletedAt),
     auditStatement(
       ctx,
       {
@@ -94,6 +100,9 @@ export async function purgeVideo({
     ),
   ]);
 
+  if (removed.meta.changes === 0) {
+    throw new KeeperError("CONFLICT", `Video '${input.id}' was restored or changed while it was being purged; it and its files were kept`);
+  }
   let deleted = 0;
   let error: string | null = null;
   try {

@@ -1,6 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { createApp } from "../../src/app";
 import { seedContext, seedConversation, seedVideo, tableCounts } from "../support/factories";
+import { tokens } from "../support/http";
 import { at, auditActions, count, failingBucket, mediaKeys, putMedia } from "./support";
 
 const now = Date.UTC(2031, 5, 1);
@@ -95,6 +97,51 @@ describe("permanent delete (purge)", () => {
     const cleaned = await at(now, "POST", "/admin/archival/cleanup", { body: { confirm: true } });
     expect(cleaned.body.media.videos).toContain(video.id);
     expect(await mediaKeys(video.id)).toEqual([]);
+  });
+
+  it("a video restored while its purge runs keeps its rows and files (409)", async () => {
+    const video = await videoWithEverything();
+    let restoredMidway = false;
+    const racing = (d1: D1Database) =>
+      ({
+        ...d1,
+        batch: (statements: D1PreparedStatement[]) => d1.batch(statements),
+        prepare: (sql: string) => {
+          const statement = d1.prepare(sql);
+          if (!sql.startsWith("DELETE FROM messages")) return statement;
+          return {
+            bind: (...values: unknown[]) => ({
+              run: async () => {
+                if (!restoredMidway) {
+                  restoredMidway = true;
+                  await env.DB.prepare("UPDATE videos SET deleted_at = NULL WHERE id = ?").bind(video.id).run();
+                }
+                return statement.bind(...values).run();
+              },
+            }),
+          };
+        },
+      }) as unknown as D1Database;
+    const res = await createApp({ now: () => new Date(now), wrapD1: racing }).request(
+      `/admin/archival/videos/${video.id}/purge`,
+      {
+        method: "POST",
+        headers: { Authorization: `Bearer ${tokens.admin}`, "Content-Type": "application/json" },
+        body: '{"confirm":true}',
+      },
+      env,
+    );
+    expect(res.status).toBe(409);
+    expect(await count("SELECT count(*) AS n FROM videos WHERE id = ? AND deleted_at IS NULL", video.id)).toBe(1);
+    expect(await count("SELECT count(*) AS n FROM video_context WHERE video_id = ?", video.id)).toBe(2);
+    expect(
+      await count(
+        "SELECT count(*) AS n FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.video_id = ?",
+        video.id,
+      ),
+    ).toBe(3);
+    expect(await mediaKeys(video.id)).toHaveLength(3);
+    expect(await auditActions(video.id)).toEqual([]);
   });
 
   it("keeps the files of soft-deleted videos (they still exist)", async () => {
