@@ -50,8 +50,9 @@ export class QueryRecorder {
 
   record(sql: string, meta: Partial<D1Meta> | undefined, elapsedMs: number, rowsReturned: number): void {
     const statement = normalizeStatement(sql);
-    // D1's own duration when it gives one (time inside the database); our clock otherwise.
-    const durationMs = typeof meta?.duration === "number" ? meta.duration : elapsedMs;
+    // What the request waited for the statement (round trip included), as the original design's
+    // monitor timed it; D1's own meta.duration only when our clock saw nothing (it advances on I/O).
+    const durationMs = elapsedMs > 0 ? elapsedMs : (meta?.duration ?? 0);
     const rowsRead = meta?.rows_read ?? 0;
     const aggregate = this.stats.get(statement) ?? {
       calls: 0,
