@@ -101,7 +101,10 @@ export async function purgeVideo({
   ]);
 
   if (removed.meta.changes === 0) {
-    throw new KeeperError("CONFLICT", `Video '${input.id}' was restored or changed while it was being purged; it and its files were kept`);
+    throw new KeeperError(
+      "CONFLICT",
+      `Video '${input.id}' was restored or changed while it was being purged; it and its files were kept`,
+    );
   }
   let deleted = 0;
   let error: string | null = null;

@@ -1,7 +1,7 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { KeeperEnv } from "../platform/context";
 import { KeeperError } from "../platform/errors";
-import { keeperRoute, problems } from "../platform/route";
+import { jsonBody as body, jsonContent as json, keeperRoute, problems } from "../platform/route";
 import { pageOf, Video } from "../videos/present";
 import { idString, PageQuery } from "../videos/validators";
 import { listArchivedConversations, restoreArchivedConversation } from "./conversations-archive.service";
@@ -11,11 +11,6 @@ import { PolicyOverrides } from "./policy";
 import { purgeVideo } from "./purge.service";
 import { listDeletedVideos, restoreVideo, softDeleteVideo } from "./soft-delete.service";
 
-const json = <T extends z.ZodType>(description: string, schema: T) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
 const videoParams = z.object({ id: idString });
 const Destructive = { dryRun: z.boolean().default(false), confirm: z.boolean().default(false) };
 const Loose = z.record(z.string(), z.unknown());

@@ -1,6 +1,6 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { KeeperEnv } from "../platform/context";
-import { keeperRoute, problems } from "../platform/route";
+import { jsonBody as body, jsonContent as json, keeperRoute, problems } from "../platform/route";
 import { backupIdPattern, listBackups, requireManifest, summarize } from "./catalog.service";
 import { createBackup } from "./create.service";
 import { runRestoreDrill } from "./drill.service";
@@ -8,11 +8,6 @@ import { pruneBackups, RetentionRules } from "./prune.service";
 import { restoreBackup } from "./restore.service";
 import { verifyBackup } from "./verify.service";
 
-const json = <T extends z.ZodType>(description: string, schema: T) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
 const idParams = z.object({ id: z.string().regex(backupIdPattern, "a backup id: YYYYMMDDTHHMMSSZ-xxxx") });
 const Loose = z.record(z.string(), z.unknown());
 const Summary = z

@@ -2,17 +2,13 @@ import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { listBackups, summarize } from "../backups/catalog.service";
 import { listRuns, runExclusive } from "../maintenance/runs";
 import type { KeeperEnv } from "../platform/context";
-import { keeperRoute } from "../platform/route";
+import { jsonContent as json, keeperRoute } from "../platform/route";
 import { deliver, webhookUrls } from "./alerts";
 import { bindingCheck, indexCheck, integrityCheck, recentSnapshots } from "./checks.service";
 import { Dashboard } from "./dashboard";
 import { renderMetrics } from "./metrics";
 import { healthReport, queryStatistics, slowQueries, takeSnapshot } from "./report.service";
 
-const json = <T extends z.ZodType>(description: string, schema: T) => ({
-  description,
-  content: { "application/json": { schema } },
-});
 const Loose = z.record(z.string(), z.unknown());
 const Window = z.object({
   hours: z.coerce

@@ -1,6 +1,6 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { KeeperEnv } from "../platform/context";
-import { keeperRoute, problems } from "../platform/route";
+import { jsonBody as body, jsonContent as json, keeperRoute, problems } from "../platform/route";
 import { applyMigrations } from "./apply.service";
 import { bundledMigrationFiles } from "./bundle.generated";
 import { lintMigrationFiles } from "./lint";
@@ -89,12 +89,6 @@ const LintReport = z
     ),
   })
   .openapi("MigrationLintReport");
-
-const json = <T extends z.ZodType>(description: string, schema: T) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
 
 export const migrationStatusRoute = keeperRoute({
   method: "get",

@@ -29,6 +29,17 @@ const problem = (description: string) => ({
   content: { [problemContentType]: { schema: ProblemSchema } },
 });
 
+/** A JSON response of a route, for `responses`. */
+export const jsonContent = <T extends z.ZodType>(description: string, schema: T) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+/** A required JSON body, for `request`. */
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  body: { required: true, content: { "application/json": { schema } } },
+});
+
 /** Error answers every route may give; routes add their own (404, 409, 422 …) on top. */
 const commonProblems = {
   400: problem("Malformed request (bad JSON, bad query or path parameter)"),
