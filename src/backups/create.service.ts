@@ -136,7 +136,7 @@ async function advance(ctx: AppContext, cursor: BackupCursor, deadline: number, 
       const sql = renderInserts(table.name, table.columns, values);
       for (const frame of zstdFrames(sql)) await writer.write(frame);
       sqlBytes += encoder.encode(sql).byteLength;
-      cursor.pageDigests.push(pageDigest(values));
+      cursor.pageDigests.push(pageDigest(sql));
       rows += raw.length;
       cursor.afterRowid = Number(raw[raw.length - 1][0]);
       if (raw.length < PAGE_ROWS) {

@@ -58,14 +58,3 @@ export async function introspect(d1: D1Database): Promise<SchemaInfo> {
   for (const name of [...tables.keys()].sort()) visit(name, new Set());
   return { tables: ordered, extras };
 }
-
-/** Content digest input for one row: JSON of its values, blobs as hex, so equal rows hash equal anywhere. */
-export function canonicalRow(row: unknown[]): string {
-  return JSON.stringify(
-    row.map((value) =>
-      value instanceof ArrayBuffer
-        ? `x'${[...new Uint8Array(value)].map((b) => b.toString(16).padStart(2, "0")).join("")}'`
-        : value,
-    ),
-  );
-}

@@ -21,7 +21,7 @@ export interface ManifestObject {
 export interface ManifestTable {
   name: string;
   rows: number;
-  /** sha256 over the sha256 of each 5,000-row page of canonical rows in rowid order. */
+  /** sha256 over the sha256 of each 5,000-row page's SQL (rows in rowid order, rendered deterministically). */
   sha256: string;
   columns: string[];
 }
