@@ -5,7 +5,7 @@ import { createsTable, type Migration } from "./catalog";
 import { auditLogExists, ensureLedgerTables, insertLedgerRow, recordChecksum } from "./ledger";
 import { bundledSource, type MigrationSource, onDatabase, readState, refuseOnDrift, requireKnownVersion } from "./source";
 import { backfillChecksums } from "./status.service";
-import { type Bookmark, takeTimeTravelBookmark } from "./time-travel";
+import { type Bookmark, bookmarkAuditFields, takeTimeTravelBookmark } from "./time-travel";
 
 export interface ApplyInput {
   /** Apply pending migrations up to and including this number; all of them when absent. */
@@ -86,9 +86,7 @@ export async function applyMigrations({ ctx, input, source }: { ctx: AppContext;
           detail: {
             sha256: migration.checksum,
             statements: migration.upStatements.length,
-            bookmark: bookmark.taken ? bookmark.bookmark : null,
-            bookmark_note: bookmark.taken ? null : bookmark.reason,
-            forced_past_drift: base.forced_past_drift.map((entry) => `${entry.kind} ${entry.name}`),
+            ...bookmarkAuditFields(bookmark, base.forced_past_drift),
           },
         }),
       );

@@ -5,7 +5,7 @@ import type { PlannedStep } from "./apply.service";
 import { auditLogExists, deleteChecksum, deleteLedgerRow, ensureLedgerTables } from "./ledger";
 import { bundledSource, type MigrationSource, onDatabase, readState, refuseOnDrift, requireKnownVersion } from "./source";
 import { backfillChecksums } from "./status.service";
-import { type Bookmark, takeTimeTravelBookmark } from "./time-travel";
+import { type Bookmark, bookmarkAuditFields, takeTimeTravelBookmark } from "./time-travel";
 
 export interface RollbackInput {
   /**
@@ -108,9 +108,7 @@ export async function rollbackMigrations({
           target: step.name,
           detail: {
             statements: step.statements.length,
-            bookmark: bookmark.taken ? bookmark.bookmark : null,
-            bookmark_note: bookmark.taken ? null : bookmark.reason,
-            forced_past_drift: base.forced_past_drift.map((entry) => `${entry.kind} ${entry.name}`),
+            ...bookmarkAuditFields(bookmark, base.forced_past_drift),
           },
         }),
       );

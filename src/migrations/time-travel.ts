@@ -31,6 +31,15 @@ const bookmarkResponse = z.object({
 
 const emptyToUndefined = (value: unknown) => (typeof value === "string" && value.trim() === "" ? undefined : value);
 
+/** How a schema change's audit row records the bookmark and any drift it was forced past. */
+export function bookmarkAuditFields(bookmark: Bookmark, forcedPastDrift: { kind: string; name: string }[]) {
+  return {
+    bookmark: bookmark.taken ? bookmark.bookmark : null,
+    bookmark_note: bookmark.taken ? null : bookmark.reason,
+    forced_past_drift: forcedPastDrift.map((entry) => `${entry.kind} ${entry.name}`),
+  };
+}
+
 export async function takeTimeTravelBookmark(ctx: AppContext): Promise<Bookmark> {
   const env = ctx.env as unknown as Record<string, unknown>;
   const parsed = settingsSchema.safeParse({
