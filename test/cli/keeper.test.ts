@@ -142,6 +142,26 @@ describe("token resolution", () => {
   });
 });
 
+describe(".dev.vars written on Windows", () => {
+  it("gives the token without a stray quote or carriage return", () => {
+    const folder = mkdtempSync(path.join(tmpdir(), "keeper-cli-"));
+    writeFileSync(
+      path.join(folder, ".dev.vars"),
+      '# local secrets\r\nKEEPER_READ_TOKEN="local-read"\r\nKEEPER_ADMIN_TOKEN="local-admin"\r\n',
+    );
+    const cwd = process.cwd();
+    const saved = process.env.KEEPER_TOKEN;
+    delete process.env.KEEPER_TOKEN;
+    try {
+      process.chdir(folder);
+      assert.equal(resolveToken("http://localhost:8787"), "local-admin");
+    } finally {
+      process.chdir(cwd);
+      if (saved !== undefined) process.env.KEEPER_TOKEN = saved;
+    }
+  });
+});
+
 describe("confirmation", () => {
   it("refuses without a terminal unless --yes", async () => {
     await assert.rejects(
