@@ -36,13 +36,22 @@ const routes: Record<string, () => unknown> = {
     urls: 1,
     results: [{ url: "https://hooks.example.com", ok: !problem, status: problem ? 500 : 200, attempts: 3 }],
   }),
-  "POST /admin/backups/b1/verify": () => ({ ok: !problem, objects: 2, rows: 10, problems: problem ? ["page 1: sha256 differs"] : [] }),
+  "POST /admin/backups/b1/verify": () => ({
+    ok: !problem,
+    objects: 2,
+    rows: 10,
+    problems: problem ? ["page 1: sha256 differs"] : [],
+  }),
   "POST /admin/backups/b1/restore": () => ({
     plan: { rows: 10, tables: ["videos"], drops: [] },
     verified: !problem,
     mismatches: problem ? [{ table: "videos" }] : [],
   }),
-  "POST /admin/backups/drill": () => ({ status: problem ? "failed" : "succeeded", counts: {}, error: problem ? "mismatch" : null }),
+  "POST /admin/backups/drill": () => ({
+    status: problem ? "failed" : "succeeded",
+    counts: {},
+    error: problem ? "mismatch" : null,
+  }),
   "GET /admin/migrations": () => ({
     ok: !problem,
     current: null,
