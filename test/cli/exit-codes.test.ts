@@ -24,7 +24,7 @@ const healthReport = () => ({
   binding: { round_trip_ms: 1 },
 });
 
-const routes: Record<string, () => unknown> = {
+const routes: Partial<Record<string, () => unknown>> = {
   "GET /admin/health": healthReport,
   "GET /admin/health/integrity": () => ({
     ok: !problem,
