@@ -51,7 +51,7 @@ let since = performance.now();
 execFileSync("sqlite3", [copy, "PRAGMA foreign_keys = ON; DELETE FROM videos WHERE deleted_at IS NOT NULL;"]);
 const sqliteSeconds = (performance.now() - since) / 1000;
 
-const server = await startWranglerDev({ port: 8800, persistTo: source, timeoutMs: 180_000 });
+const server = await startWranglerDev({ persistTo: source, timeoutMs: 180_000 });
 let keeperSeconds = 0;
 let purged = 0;
 let rowsPurged = 0;

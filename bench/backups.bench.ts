@@ -79,7 +79,7 @@ if (flags["skip-wrangler"] === "false") {
 }
 
 // keeper backup under wrangler dev, then restore into SCRATCH_DB.
-const server = await startWranglerDev({ port: 8799, persistTo: source, timeoutMs: 180_000 });
+const server = await startWranglerDev({ persistTo: source, timeoutMs: 180_000 });
 const headers = { Authorization: `Bearer ${adminToken()}`, "Content-Type": "application/json" };
 let peak = 0;
 const sampler = setInterval(() => {

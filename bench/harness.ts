@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { copyFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
 import path from "node:path";
 
 /**
@@ -55,6 +56,20 @@ export function localDatabaseFile(persistTo: string): string {
   return withVideos[0];
 }
 
+/** A loopback TCP port nothing listens on right now, chosen by the kernel (never a fixed number). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.unref();
+    probe.on("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      probe.close(() => (port > 0 ? resolve(port) : reject(new Error("no free port"))));
+    });
+  });
+}
+
 export interface DevServer {
   url: string;
   pid: number;
@@ -84,7 +99,8 @@ process.on("exit", () => {
  * group by PID (wrangler → workerd), so nothing outlives the benchmark.
  */
 export async function startWranglerDev(options: {
-  port: number;
+  /** Default: a free port chosen now; the inspector always gets a free port of its own too. */
+  port?: number;
   persistTo: string;
   vars?: Record<string, string>;
   timeoutMs?: number;
@@ -94,12 +110,15 @@ export async function startWranglerDev(options: {
   readyPath?: string;
 }): Promise<DevServer> {
   ensureDevVars();
+  const port = options.port ?? (await freePort());
   const args = [
     "dev",
     "--ip",
     "127.0.0.1",
     "--port",
-    String(options.port),
+    String(port),
+    "--inspector-port",
+    String(await freePort()),
     "--persist-to",
     options.persistTo,
     "--log-level",
@@ -115,7 +134,7 @@ export async function startWranglerDev(options: {
   });
   if (child.pid === undefined) throw new Error("wrangler dev did not start");
   const pid = child.pid;
-  const url = `http://127.0.0.1:${options.port}`;
+  const url = `http://127.0.0.1:${port}`;
   const server: DevServer = {
     url,
     pid,
@@ -188,6 +207,24 @@ export function processTreeMemory(pid: number): { rssBytes: number; peakBytes: n
     }
   }
   return { rssBytes: rss, peakBytes: peak, byCommand };
+}
+
+const clockTicksPerSecond = 100; // USER_HZ on Linux: /proc/<pid>/stat counts CPU time in these ticks
+
+/** CPU seconds (user + system) used so far by a process and its children still alive. */
+export function processTreeCpuSeconds(pid: number): number {
+  let ticks = 0;
+  for (const member of descendants(pid)) {
+    try {
+      // Fields after the parenthesised command name; utime and stime are fields 14 and 15 of stat.
+      const stat = readFileSync(`/proc/${member}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // process ended
+    }
+  }
+  return ticks / clockTicksPerSecond;
 }
 
 export interface Timing {

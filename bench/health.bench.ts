@@ -29,13 +29,11 @@ const work = path.join(root, "bench/.state/health");
 rmSync(work, { recursive: true, force: true });
 generateDataset(path.join(work, "db"), size);
 const watched = await startWranglerDev({
-  port: 8801,
   persistTo: path.join(work, "db"),
   vars: { QUERY_MONITOR_SAMPLE_RATE: "1" },
   timeoutMs: 180_000,
 });
 const unwatched = await startWranglerDev({
-  port: 8802,
   persistTo: path.join(work, "db"),
   vars: { QUERY_MONITOR_SAMPLE_RATE: "0" },
   timeoutMs: 180_000,

@@ -1,49 +1,86 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import autocannon from "autocannon";
 import { generateDataset } from "./dataset";
-import { adminToken, ensureDevVars, parseFlags, root, startWranglerDev } from "./harness";
+import {
+  adminToken,
+  type DevServer,
+  ensureDevVars,
+  parseFlags,
+  processTreeCpuSeconds,
+  root,
+  startWranglerDev,
+  summarize,
+  type Timing,
+} from "./harness";
 
 /**
  * npm run bench:load — keeper's full stack (auth, validation, query monitor, error handling)
- * against a bare Hono + D1 route doing the same SQL, both under `wrangler dev` on loopback, on the
- * same local database, in the same run. Reports requests/s, latency and the keeper/bare ratio, and
- * checks nothing was lost: rows written must equal 2xx write responses.
+ * against a bare Hono + D1 Worker doing the same SQL (bench/bare), both under `wrangler dev` on
+ * loopback, each on its own copy of the same generated database (two workerd processes on one SQLite
+ * file contend for its lock). Samples are interleaved: every round runs both peers back to back,
+ * alternating which goes first, after one unmeasured warm-up sample each. Reports requests/s
+ * (min/median/max over the rounds), latency, CPU seconds of each workerd process tree, and the
+ * keeper ÷ bare ratio of the medians. Checks nothing was lost: rows written = 2xx write responses.
  *
- *   npm run bench:load -- --seconds 10 --connections 10
+ *   npm run bench:load -- --seconds 5 --rounds 3 --connections 10
  */
 
 const flags = parseFlags(process.argv.slice(2), {
-  seconds: "10",
+  seconds: "5",
+  rounds: "3",
   connections: "10",
-  "persist-to": path.join(root, "bench/.state/load"),
+  work: path.join(root, "bench/.state/load"),
   out: path.join(root, "bench/results/load.json"),
 });
 const seconds = Number(flags.seconds);
+const rounds = Number(flags.rounds);
 const connections = Number(flags.connections);
 if (!(seconds > 0 && seconds <= 120)) throw new Error("--seconds must be between 1 and 120");
+if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20)) throw new Error("--rounds must be a whole number from 1 to 20");
 if (!(connections > 0 && connections <= 100)) throw new Error("--connections must be between 1 and 100");
 
-interface Result {
-  name: string;
+interface Sample {
   requestsPerSecond: number;
   latencyP50: number;
   latencyP99: number;
   non2xx: number;
   errors: number;
   total2xx: number;
+  cpuSeconds: number;
 }
 
-async function load(name: string, options: autocannon.Options): Promise<Result> {
-  const result = await autocannon({ connections, duration: seconds, ...options });
+type Peer = "keeper" | "bare";
+type Scenario = "read" | "write";
+
+const readVideo = "vid-0000042";
+const writeVideo = "vid-0000100";
+const writeBody = JSON.stringify({ timestamp: 1.5, content: "load test memory entry" });
+
+function request(peer: Peer, scenario: Scenario, server: DevServer, token: string): autocannon.Options {
+  const auth = { Authorization: `Bearer ${token}` };
+  if (scenario === "read") {
+    return peer === "keeper"
+      ? { url: `${server.url}/v1/videos/${readVideo}/context?limit=50`, headers: auth }
+      : { url: `${server.url}/context/${readVideo}` };
+  }
+  const json = { "Content-Type": "application/json" };
+  return peer === "keeper"
+    ? { url: `${server.url}/v1/videos/${writeVideo}/memory`, method: "POST", body: writeBody, headers: { ...auth, ...json } }
+    : { url: `${server.url}/memory/${writeVideo}`, method: "POST", body: writeBody, headers: json };
+}
+
+async function sample(server: DevServer, options: autocannon.Options, duration = seconds): Promise<Sample> {
+  const cpuBefore = processTreeCpuSeconds(server.pid);
+  const result = await autocannon({ connections, duration, ...options });
   return {
-    name,
     requestsPerSecond: result.requests.average,
     latencyP50: result.latency.p50,
     latencyP99: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
     total2xx: result["2xx"],
+    cpuSeconds: processTreeCpuSeconds(server.pid) - cpuBefore,
   };
 }
 
@@ -63,83 +100,104 @@ async function countMemory(url: string, token: string, videoId: string): Promise
 }
 
 ensureDevVars();
-const persistTo = path.resolve(flags["persist-to"]);
-console.error(`dataset: 2,000 videos, 100,000 context rows → ${persistTo}`);
+const work = path.resolve(flags.work);
+const keeperState = path.join(work, "keeper");
+const bareState = path.join(work, "bare");
+console.error(`dataset: 2,000 videos, 100,000 context rows → ${keeperState} (and a copy for the bare peer)`);
 generateDataset(
-  persistTo,
+  keeperState,
   { videos: 2000, context: 100_000, memory: 0, conversations: 0, messages: 0, deletedEvery: 0 },
   { fresh: true },
 );
+rmSync(bareState, { recursive: true, force: true });
+cpSync(keeperState, bareState, { recursive: true });
 
-const keeper = await startWranglerDev({ port: 8795, persistTo });
-const bare = await startWranglerDev({
-  port: 8796,
-  persistTo,
-  config: "bench/bare/wrangler.toml",
-  readyPath: "/context/vid-0000001",
-});
+const servers: Record<Peer, DevServer> = {
+  keeper: await startWranglerDev({ persistTo: keeperState }),
+  bare: await startWranglerDev({ persistTo: bareState, config: "bench/bare/wrangler.toml", readyPath: `/context/${readVideo}` }),
+};
 try {
   const token = adminToken();
-  const auth = { Authorization: `Bearer ${token}` };
-  const results: Result[] = [];
-  const readVideo = "vid-0000042";
-  const keeperWriteVideo = "vid-0000100";
-  const bareWriteVideo = "vid-0000101";
+  const samples: Record<Scenario, Record<Peer, Sample[]>> = {
+    read: { keeper: [], bare: [] },
+    write: { keeper: [], bare: [] },
+  };
+  const writes2xx: Record<Peer, number> = { keeper: 0, bare: 0 };
+  for (const scenario of ["read", "write"] as const) {
+    for (const peer of ["bare", "keeper"] as const) {
+      const warm = await sample(servers[peer], request(peer, scenario, servers[peer], token), 1);
+      if (scenario === "write") writes2xx[peer] += warm.total2xx;
+    }
+    for (let round = 0; round < rounds; round++) {
+      const order: Peer[] = round % 2 === 0 ? ["bare", "keeper"] : ["keeper", "bare"];
+      for (const peer of order) {
+        const measured = await sample(servers[peer], request(peer, scenario, servers[peer], token));
+        samples[scenario][peer].push(measured);
+        if (scenario === "write") writes2xx[peer] += measured.total2xx;
+        console.error(`${scenario} ${peer} round ${round + 1}: ${Math.round(measured.requestsPerSecond)} req/s`);
+      }
+    }
+  }
 
-  results.push(await load("read bare", { url: `${bare.url}/context/${readVideo}` }));
-  results.push(await load("read keeper", { url: `${keeper.url}/v1/videos/${readVideo}/context?limit=50`, headers: auth }));
+  const describe = (list: Sample[]) => ({
+    requestsPerSecond: summarize(list.map((s) => s.requestsPerSecond)) as Timing,
+    latencyP50Ms: summarize(list.map((s) => s.latencyP50)),
+    latencyP99Ms: summarize(list.map((s) => s.latencyP99)),
+    cpuMsPerRequest: summarize(list.map((s) => (1000 * s.cpuSeconds) / Math.max(1, s.requestsPerSecond * seconds))),
+    non2xx: list.reduce((sum, s) => sum + s.non2xx, 0),
+    errors: list.reduce((sum, s) => sum + s.errors, 0),
+  });
+  const results = Object.fromEntries(
+    (["read", "write"] as const).map((scenario) => [
+      scenario,
+      { keeper: describe(samples[scenario].keeper), bare: describe(samples[scenario].bare) },
+    ]),
+  ) as Record<Scenario, Record<Peer, ReturnType<typeof describe>>>;
+  const ratio = (scenario: Scenario) =>
+    results[scenario].keeper.requestsPerSecond.median / results[scenario].bare.requestsPerSecond.median;
 
-  const writeBody = JSON.stringify({ timestamp: 1.5, content: "load test memory entry" });
-  results.push(
-    await load("write bare", {
-      url: `${bare.url}/memory/${bareWriteVideo}`,
-      method: "POST",
-      body: writeBody,
-      headers: { "Content-Type": "application/json" },
-    }),
-  );
-  results.push(
-    await load("write keeper", {
-      url: `${keeper.url}/v1/videos/${keeperWriteVideo}/memory`,
-      method: "POST",
-      body: writeBody,
-      headers: { ...auth, "Content-Type": "application/json" },
-    }),
-  );
-
-  const health = await fetch(`${keeper.url}/admin/health`, { headers: auth });
-  if (health.ok) results.push(await load("health report keeper", { url: `${keeper.url}/admin/health`, headers: auth }));
-
-  const keeperRows = await countMemory(keeper.url, token, keeperWriteVideo);
-  const bareRows = await countMemory(keeper.url, token, bareWriteVideo);
-  const byName = Object.fromEntries(results.map((r) => [r.name, r]));
+  const rowsWritten: Record<Peer, number> = {
+    keeper: await countMemory(servers.keeper.url, token, writeVideo),
+    // The bare peer has no list route; its copy is read through a keeper-shaped query on its own file.
+    bare: await countBareRows(servers.bare.url),
+  };
   const summary = {
     date: new Date().toISOString(),
     seconds,
+    rounds,
     connections,
+    peer: "bench/bare: Hono + D1, same SQL, no auth/validation/monitor, its own copy of the database",
     results,
-    ratios: {
-      read: byName["read keeper"].requestsPerSecond / byName["read bare"].requestsPerSecond,
-      write: byName["write keeper"].requestsPerSecond / byName["write bare"].requestsPerSecond,
-    },
+    ratios: { read: ratio("read"), write: ratio("write") },
     nothingLost: {
-      keeper: { rowsWritten: keeperRows, responses2xx: byName["write keeper"].total2xx },
-      bare: { rowsWritten: bareRows, responses2xx: byName["write bare"].total2xx },
+      keeper: { rowsWritten: rowsWritten.keeper, responses2xx: writes2xx.keeper },
+      bare: { rowsWritten: rowsWritten.bare, responses2xx: writes2xx.bare },
     },
   };
   mkdirSync(path.dirname(flags.out), { recursive: true });
   writeFileSync(flags.out, `${JSON.stringify(summary, null, 2)}\n`);
   console.log(JSON.stringify(summary, null, 2));
-  // Every 2xx must be a stored row; rows beyond that can only be requests still in flight when the
-  // clock stopped (at most one per connection), whose responses autocannon no longer counts.
-  const inFlight = keeperRows - byName["write keeper"].total2xx;
-  const lost = inFlight < 0 || inFlight > connections;
-  const failed = results.some((r) => r.errors > 0 || (r.name.includes("keeper") && r.non2xx > 0));
+  // Every 2xx must be a stored row; rows beyond that can only be requests still in flight when a
+  // sample's clock stopped (at most one per connection per sample), which autocannon no longer counts.
+  const samplesTaken = rounds + 1;
+  const lost = (["keeper", "bare"] as const).some((peer) => {
+    const inFlight = rowsWritten[peer] - writes2xx[peer];
+    return inFlight < 0 || inFlight > connections * samplesTaken;
+  });
+  const failed = (["read", "write"] as const).some(
+    (scenario) => results[scenario].keeper.errors > 0 || results[scenario].keeper.non2xx > 0 || results[scenario].bare.errors > 0,
+  );
   if (lost || failed) {
     console.error(lost ? "rows written differ from 2xx responses" : "errors or non-2xx responses under load");
     process.exitCode = 1;
   }
 } finally {
-  await keeper.stop();
-  await bare.stop();
+  await servers.keeper.stop();
+  await servers.bare.stop();
+}
+
+async function countBareRows(url: string): Promise<number> {
+  const response = await fetch(`${url}/memory/${writeVideo}/count`);
+  if (!response.ok) throw new Error(`bare peer count: ${response.status}`);
+  return ((await response.json()) as { count: number }).count;
 }
