@@ -67,7 +67,7 @@ describe("query monitor", () => {
     // A threshold no query reaches, so the scan is logged for its width alone.
     const wideRecorder = new QueryRecorder(60_000);
     await monitorD1(env.DB, wideRecorder).prepare("SELECT id FROM memory WHERE content = 'never' LIMIT 1").all();
-    await env.DB.batch([...recorder.statements(env.DB, Date.now()), ...wideRecorder.statements(env.DB, Date.now())]);
+    await env.DB.batch([...recorder.statements(env.DB), ...wideRecorder.statements(env.DB)]);
     const log = await (await call("GET", "/admin/health/slow-queries?hours=1&limit=500", { token: "read" })).json<{
       items: { reason: string; statement: string }[];
     }>();
