@@ -226,10 +226,11 @@ class MonitoredStatement {
       const rows = result.results.map((row) => columns.map((column) => row[column]));
       return (options?.columnNames ? [columns, ...rows] : rows) as T[];
     }
-    const [names, ...rows] = await this.inner.raw<unknown[]>({ columnNames: true });
+    const withNames = await this.inner.raw<unknown[]>({ columnNames: true });
+    const [names, ...rows] = withNames;
     this.recorder.record(this.sql, undefined, performance.now() - started, rows.length);
-    if (columns === undefined) learnColumns(this.sql, names as string[]);
-    return (options?.columnNames ? [names, ...rows] : rows) as T[];
+    if (columns === undefined && Array.isArray(names)) learnColumns(this.sql, names.map(String));
+    return (options?.columnNames ? withNames : rows) as T[];
   }
 }
 
