@@ -33,12 +33,17 @@ export async function sign(secret: string, timestamp: number, body: string): Pro
   return hex(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${timestamp}.${body}`)));
 }
 
+/** A webhook's stable name that does not reveal it: the hex sha256 of its URL. */
+async function webhookDigest(url: string): Promise<string> {
+  return hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(url)));
+}
+
 /**
  * What logs and API answers show of a webhook: its origin and a digest prefix. Slack-style URLs
  * carry their secret in the path, so the path is never shown.
  */
 export async function describeWebhook(url: string): Promise<string> {
-  const digest = hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(url))).slice(0, 8);
+  const digest = (await webhookDigest(url)).slice(0, 8);
   let origin = "(not a URL)";
   try {
     origin = new URL(url).origin;
@@ -140,7 +145,7 @@ export async function evaluateAlerts({
 
   const sent: (AlertPayload & { webhook: string })[] = [];
   for (const url of webhookUrls(ctx.env as unknown as Record<string, unknown>)) {
-    const receiver = hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(url))).slice(0, 16);
+    const receiver = (await webhookDigest(url)).slice(0, 16);
     const statusKey = `status:${receiver}`;
     const told = (state.get(statusKey) as HealthStatus | undefined) ?? "healthy";
     if (rank[input.status] > rank[told]) {

@@ -223,8 +223,12 @@ class MonitoredStatement {
     if (Array.isArray(columns)) {
       const result = await this.inner.all<Record<string, unknown>>();
       this.recorder.record(this.sql, result.meta, performance.now() - started, result.results.length);
-      const rows = result.results.map((row) => columns.map((column) => row[column]));
-      return (options?.columnNames ? [columns, ...rows] : rows) as T[];
+      // The same text can return other columns after a migration (`SELECT *`): learn them again.
+      const first = result.results[0];
+      const current = first && Object.keys(first).length !== columns.length ? Object.keys(first) : columns;
+      if (current !== columns) learnColumns(this.sql, current);
+      const rows = result.results.map((row) => current.map((column) => row[column]));
+      return (options?.columnNames ? [current, ...rows] : rows) as T[];
     }
     const withNames = await this.inner.raw<unknown[]>({ columnNames: true });
     const [names, ...rows] = withNames;

@@ -67,6 +67,32 @@ describe("query monitor: every statement, as the API runs it", () => {
     }
   });
 
+  it("returns every column of a SELECT * after a migration added one", async () => {
+    await env.DB.exec(
+      "CREATE TABLE monitor_relearn (id integer PRIMARY KEY, a text); INSERT INTO monitor_relearn VALUES (1, 'x');",
+    );
+    const monitored = monitorD1(env.DB, new QueryRecorder(60_000));
+    const select = () => monitored.prepare("SELECT * FROM monitor_relearn").raw({ columnNames: true });
+    expect(await select()).toEqual([
+      ["id", "a"],
+      [1, "x"],
+    ]);
+    expect(await select()).toEqual([
+      ["id", "a"],
+      [1, "x"],
+    ]);
+    await env.DB.exec("ALTER TABLE monitor_relearn ADD COLUMN b text DEFAULT 'y'");
+    expect(await select()).toEqual([
+      ["id", "a", "b"],
+      [1, "x", "y"],
+    ]);
+    expect(await select()).toEqual([
+      ["id", "a", "b"],
+      [1, "x", "y"],
+    ]);
+    await env.DB.exec("DROP TABLE monitor_relearn");
+  });
+
   it("times each statement of a batch on its own", async () => {
     const recorder = new QueryRecorder(50);
     const monitored = monitorD1(env.DB, recorder);
