@@ -70,6 +70,14 @@ const separator = fc.constantFrom(
   "; /* ; */\n",
 );
 
+/** Video apps have start/end columns: a trigger body that reads NEW.end and sets begin. */
+const segmentsMigration = `CREATE TABLE segments (id integer PRIMARY KEY, begin integer, end integer, length integer);
+CREATE TRIGGER segments_length AFTER UPDATE OF end ON segments BEGIN
+  UPDATE segments SET length = NEW.end - NEW.begin WHERE id = NEW.id;
+  UPDATE segments SET begin = 0 WHERE id = NEW.id AND NEW.begin IS NULL;
+END;
+CREATE INDEX segments_end ON segments (end);`;
+
 describe("splitMigrationSql", () => {
   it("splits any mix of triggers, strings, comments and keyword-named columns into the statements written", () => {
     fc.assert(
@@ -81,27 +89,16 @@ describe("splitMigrationSql", () => {
     );
   });
 
-  it("keeps a trigger that uses NEW.end and SET begin = 1 whole", () => {
-    const sql = `CREATE TABLE segments (id integer PRIMARY KEY, begin integer, end integer, length integer);
-CREATE TRIGGER segments_length AFTER UPDATE OF end ON segments BEGIN
-  UPDATE segments SET length = NEW.end - NEW.begin WHERE id = NEW.id;
-  UPDATE segments SET begin = 1 WHERE id = NEW.id AND NEW.begin IS NULL;
-END;
-CREATE INDEX segments_end ON segments (end);`;
-    const statements = splitMigrationSql(sql);
+  it("keeps a trigger that uses NEW.end and SET begin = 0 whole", () => {
+    const statements = splitMigrationSql(segmentsMigration);
     expect(statements).toHaveLength(3);
     expect(statements[1]).toMatch(
-      /^CREATE TRIGGER segments_length .*SET begin = 1 WHERE id = NEW\.id AND NEW\.begin IS NULL;\s+END$/s,
+      /^CREATE TRIGGER segments_length .*SET begin = 0 WHERE id = NEW\.id AND NEW\.begin IS NULL;\s+END$/s,
     );
   });
 
   it("applies such a trigger on D1 and it works", async () => {
-    const up = `CREATE TABLE segments (id integer PRIMARY KEY, begin integer, end integer, length integer);
-CREATE TRIGGER segments_length AFTER UPDATE OF end ON segments BEGIN
-  UPDATE segments SET length = NEW.end - NEW.begin WHERE id = NEW.id;
-  UPDATE segments SET begin = 0 WHERE id = NEW.id AND NEW.begin IS NULL;
-END;
-CREATE INDEX segments_end ON segments (end);`;
+    const up = segmentsMigration;
     const db = env.MIGRATIONS_SERVICE_DB;
     const source = await sourceOn(db, withExtra({ name: "9100_segments.sql", up, down: "DROP TABLE segments;" }));
     await applyMigrations({ ctx: contextOn(db), input: { dryRun: false, force: false }, source });
