@@ -107,23 +107,22 @@ export async function exactRowCounts(ctx: AppContext): Promise<Record<string, nu
   return counts;
 }
 
-interface PlannedIndexes {
-  indexes: { name: string; tbl_name: string }[];
-  plans: { name: string; plan: string[]; full_scan: boolean; temp_sort: boolean }[];
-  used: Set<string>;
-}
-
-/** The index list and each hot API query's plan: one read, batchable with other checks. */
-export function indexPlansRead(ctx: AppContext): BatchedRead<PlannedIndexes> {
+/**
+ * Every index with its table and columns, and each hot API query's plan: table scans and unused
+ * indexes flagged. One read, batchable with other checks: the columns come from the
+ * `pragma_index_info` table-valued function joined to the index list, not a PRAGMA per index.
+ */
+export function indexCheckRead(ctx: AppContext) {
   const queries = hotQueries(openDatabase(ctx.d1)).map(({ name, query }) => ({ name, ...query.toSQL() }));
   return {
     statements: [
       ctx.d1.prepare(
-        "SELECT name, tbl_name FROM sqlite_schema WHERE type = 'index' AND name NOT LIKE 'sqlite_%' AND tbl_name NOT LIKE '_cf_%' ORDER BY tbl_name, name",
+        `SELECT m.name, m.tbl_name, i.name AS column_name FROM sqlite_schema AS m JOIN pragma_index_info(m.name) AS i
+         WHERE m.type = 'index' AND m.name NOT LIKE 'sqlite_%' AND m.tbl_name NOT LIKE '_cf_%' ORDER BY m.tbl_name, m.name, i.seqno`,
       ),
       ...queries.map(({ sql, params }) => ctx.d1.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params)),
     ],
-    read: ([indexList, ...planResults]) => {
+    read: ([indexColumns, ...planResults]: D1Result[]) => {
       const used = new Set<string>();
       const plans = queries.map(({ name }, i) => {
         const steps = (planResults[i].results as { detail: string }[]).map((row) => row.detail);
@@ -135,37 +134,24 @@ export function indexPlansRead(ctx: AppContext): BatchedRead<PlannedIndexes> {
           temp_sort: steps.some((step) => step.includes("TEMP B-TREE")),
         };
       });
-      return { indexes: indexList.results as { name: string; tbl_name: string }[], plans, used };
+      const indexes = new Map<string, { name: string; table: string; columns: string[] }>();
+      for (const row of indexColumns.results as { name: string; tbl_name: string; column_name: string | null }[]) {
+        const index = indexes.get(row.name) ?? { name: row.name, table: row.tbl_name, columns: [] };
+        index.columns.push(row.column_name ?? "(expression)");
+        indexes.set(row.name, index);
+      }
+      return {
+        indexes: [...indexes.values()].map((index) => ({ ...index, used_by_hot_queries: used.has(index.name) })),
+        hot_queries: plans,
+        full_scans: plans.filter((plan) => plan.full_scan).length,
+        note: "Indexes not used by a hot API query may still serve constraints (UNIQUE), foreign keys or maintenance jobs.",
+      };
     },
-  };
+  } satisfies BatchedRead<unknown>;
 }
 
-/** Each index's columns, in one batch (their names are known only after the index list is read). */
-export async function describeIndexes(d1: D1Database, { indexes, plans, used }: PlannedIndexes) {
-  const { columns } = await runBatched(d1, {
-    columns: {
-      statements: indexes.map((index) => d1.prepare(`PRAGMA index_info("${index.name}")`)),
-      read: (results) =>
-        results.map((result) => (result.results as { name: string | null }[]).map((c) => c.name ?? "(expression)")),
-    },
-  });
-  return {
-    indexes: indexes.map((index, i) => ({
-      name: index.name,
-      table: index.tbl_name,
-      columns: columns[i],
-      used_by_hot_queries: used.has(index.name),
-    })),
-    hot_queries: plans,
-    full_scans: plans.filter((plan) => plan.full_scan).length,
-    note: "Indexes not used by a hot API query may still serve constraints (UNIQUE), foreign keys or maintenance jobs.",
-  };
-}
-
-/** Every index with its table and columns, and each hot API query's plan: table scans and unused indexes flagged. */
 export async function indexCheck(ctx: AppContext) {
-  const { planned } = await runBatched(ctx.d1, { planned: indexPlansRead(ctx) });
-  return describeIndexes(ctx.d1, planned);
+  return (await runBatched(ctx.d1, { indexes: indexCheckRead(ctx) })).indexes;
 }
 
 export function slowQueryCountRead(ctx: AppContext, sinceMs: number): BatchedRead<number> {

@@ -1,12 +1,11 @@
 import type { AppContext } from "../platform/context";
 import {
   bindingCheck,
-  describeIndexes,
   exactRowCounts,
   failedRunCountRead,
   foreignKeysOnRead,
   growth,
-  indexPlansRead,
+  indexCheckRead,
   integrityCheck,
   lastGoodBackupAgeHoursRead,
   recentSnapshotsRead,
@@ -25,18 +24,17 @@ const DAY = 86_400_000;
  */
 export async function healthReport({ ctx }: { ctx: AppContext }) {
   const now = ctx.now().getTime();
-  // Three D1 round trips: the binding's own (timed alone, so it measures a trivial query), one batch
-  // of every read-only check, and one batch of the columns of the indexes that batch listed.
+  // Two D1 round trips: the binding's own (timed alone, so it measures a trivial query) and one batch
+  // of every other read-only check.
   const binding = await bindingCheck(ctx);
   const reads = await runBatched(ctx.d1, {
     snapshots: recentSnapshotsRead(ctx, now - 7 * DAY),
-    planned: indexPlansRead(ctx),
+    indexes: indexCheckRead(ctx),
     foreignKeysOn: foreignKeysOnRead(ctx),
     slowQueries24h: slowQueryCountRead(ctx, now - DAY),
     lastGoodBackupAgeHours: lastGoodBackupAgeHoursRead(ctx),
     failedRuns24h: failedRunCountRead(ctx, now - DAY),
   });
-  const indexes = await describeIndexes(ctx.d1, reads.planned);
   const latest: Snapshot | null = reads.snapshots.at(-1) ?? null;
   const size = binding.size_bytes ?? latest?.size_bytes ?? 0;
   const growthFigures = growth(reads.snapshots, now, size, sizeLimit(ctx.env as unknown as Record<string, unknown>));
@@ -49,7 +47,7 @@ export async function healthReport({ ctx }: { ctx: AppContext }) {
     lastGoodBackupAgeHours: reads.lastGoodBackupAgeHours,
     failedRuns24h: reads.failedRuns24h,
     daysUntilLimit: growthFigures.days_until_limit,
-    hotQueryFullScans: indexes.full_scans,
+    hotQueryFullScans: reads.indexes.full_scans,
   };
   const scored = scoreHealth(facts);
   return {
