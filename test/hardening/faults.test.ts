@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
-import { at } from "../archival/support";
+import { at, atUntilDone } from "../archival/support";
 import { seedContext, seedConversation, seedVideo } from "../support/factories";
 import { tokens } from "../support/http";
 
@@ -139,7 +139,7 @@ describe("a backup while retention deletes", () => {
     for (let i = 0; i < 20; i++) await seedContext(live.id, { timestamp: i });
     const [backup, retention] = await Promise.all([
       at(t, "POST", "/admin/backups", { body: {} }),
-      at(t, "POST", "/admin/archival/apply-policies", { body: { confirm: true, optimize: false } }),
+      atUntilDone(t, "/admin/archival/apply-policies", { body: { confirm: true, optimize: false } }),
     ]);
     expect(backup.body.complete).toBe(true);
     expect(retention.body.run.status).toBe("succeeded");
