@@ -118,6 +118,9 @@ export async function applyPolicies({
       "Applying retention policies deletes data; send confirm: true (try dryRun: true first)",
     );
   }
-  const { run, started } = await startJob({ ctx, input: { kind: "retention", trigger, params: { policy, requestedAt: ctx.now().getTime() } } });
+  const { run, started } = await startJob({
+    ctx,
+    input: { kind: "retention", trigger, params: { policy, requestedAt: ctx.now().getTime() } },
+  });
   return { dryRun: false as const, run, started };
 }

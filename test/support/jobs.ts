@@ -36,11 +36,14 @@ export async function runLocally<Input, State>({
   input,
   bindings = env,
   now = Date.now(),
+  beforeStep,
 }: {
   definition: JobDefinition<Input, State>;
   input: Input;
   bindings?: Env;
   now?: number;
+  /** Runs before each step by name (to change the world between two steps). */
+  beforeStep?: (name: string) => Promise<void>;
 }) {
   const holder = `local-${crypto.randomUUID()}`;
   const row = await env.DB.prepare(
@@ -60,6 +63,7 @@ export async function runLocally<Input, State>({
   const step = {
     async do(name: string, config: WorkflowStepConfig, callback: () => Promise<unknown>) {
       steps.push(name);
+      await beforeStep?.(name);
       for (let attempt = 0; ; attempt++) {
         try {
           return await callback();
