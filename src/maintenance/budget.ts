@@ -5,8 +5,8 @@
  * subrequests on the paid plan, 50 of each on the free plan, and 30 s of CPU (configurable up to
  * 5 min). A job stops a slice a little below those: it asks `meter.hasRoom(cost)` before each unit of
  * work, and the metered bindings refuse the call that would pass the budget with `BudgetExhausted`,
- * so a slice that under-estimated fails its step cleanly (and retries) instead of meeting the
- * platform's own error half-way through a write.
+ * so a slice that under-estimated fails its step cleanly instead of meeting the platform's own
+ * error half-way through a write.
  *
  * CPU: workerd's clocks stand still while JavaScript runs (they move on I/O only), so CPU time
  * cannot be measured in the Worker. Wall time bounds it from above — a step that stops after

@@ -5,7 +5,7 @@ import { jobRuns } from "../db/schema";
 import type { Principal } from "../platform/auth";
 import { parseConfig } from "../platform/config";
 import { type AppContext, type AppDependencies, createContext } from "../platform/context";
-import { budgetProfiles, countD1Calls, countR2Calls, type MeterReading, StepMeter } from "./budget";
+import { BudgetExhausted, budgetProfiles, countD1Calls, countR2Calls, type MeterReading, StepMeter } from "./budget";
 import { releaseLease, renewLease } from "./lease";
 import { limitInvocation, parsePlatformLimits } from "./platform-limits";
 import type { JobProgress, RunCounts } from "./runs";
@@ -61,7 +61,7 @@ export interface JobParams<Input = unknown> {
 /** The step result limit is 1 MiB; a state near it means the job keeps too much, which is a bug. */
 export const MAX_STATE_BYTES = 512 * 1024;
 
-/** Transient failures (D1 overloaded, an R2 hiccup, a budget under-estimate) retry with backoff. */
+/** Transient failures (D1 overloaded, an R2 hiccup) retry with backoff. */
 export const stepRetries: WorkflowStepConfig = {
   retries: { limit: 4, delay: "5 seconds", backoff: "exponential" },
   timeout: "10 minutes",
@@ -170,7 +170,11 @@ export async function runJob<Input, State>({
     const text = await step.do(name, stepRetries, async () => {
       const { ctx, bookkeeping } = stepContext(env, deps, { actor: params.actor, requestId, nowOffsetMs: params.nowOffsetMs });
       await ensureStillRunning(bookkeeping, params, definition.job);
-      const slice = await run(ctx, (stateJson === null ? null : JSON.parse(stateJson)) as State);
+      const slice = await run(ctx, (stateJson === null ? null : JSON.parse(stateJson)) as State).catch((error: unknown) => {
+        // A slice checks its meter before every unit, so running out means one unit costs more than
+        // a whole step may: a retry would do the same again.
+        throw error instanceof BudgetExhausted ? new NonRetryableError(error.message) : error;
+      });
       const result: Stepped = { slice, stats: recordStats(stats, ctx.meter.reading()) };
       const json = JSON.stringify(result);
       if (json.length > MAX_STATE_BYTES)

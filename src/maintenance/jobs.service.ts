@@ -3,8 +3,9 @@ import { jobRuns } from "../db/schema";
 import { auditStatement } from "../platform/audit";
 import type { AppContext } from "../platform/context";
 import { KeeperError, notFound } from "../platform/errors";
+import { refuseIfExcluded } from "./exclusion";
 import type { JobParams } from "./job-runtime";
-import { acquireLease, releaseLease } from "./lease";
+import { acquireLeaseStatement, releaseLease } from "./lease";
 import { type JobRun, presentRun, type RunTrigger, reapExpiredRuns } from "./runs";
 import { jobDefinitions, type StartableKind, workflowBinding } from "./workflows";
 
@@ -33,13 +34,24 @@ async function runningRun(ctx: AppContext, job: string) {
   return row ? presentRun(row) : null;
 }
 
+async function recordSkipped(ctx: AppContext, job: string, trigger: RunTrigger, reason: string) {
+  const at = ctx.now().getTime();
+  const [skipped] = await ctx.db
+    .insert(jobRuns)
+    .values({ job, trigger, actor: ctx.principal.actor, status: "skipped", startedAt: at, finishedAt: at, error: reason })
+    .returning();
+  return presentRun(skipped);
+}
+
 /**
  * Starts a long job as a Workflow instance, idempotently:
  * - from cron, the instance id is `<kind>-<YYYYMMDD>`: a cron that fires twice the same day (a
  *   retry, a redeploy) finds that day's run and starts nothing;
  * - by hand, a job already running is returned as it is (`started: false`) instead of a second one.
- * The run row and the lease are written before the instance is created, so the instance always
- * finds its run; if creating it fails, the run is marked failed and the lease released.
+ * Jobs the exclusion matrix (exclusion.ts) says clash with this one refuse it: 423 by hand, a
+ * `skipped` run from cron. The run row and the lease are written before the instance is created,
+ * so the instance always finds its run; if creating it fails, the run is marked failed and the
+ * lease released.
  */
 export async function startJob<K extends StartableKind>({
   ctx,
@@ -57,39 +69,50 @@ export async function startJob<K extends StartableKind>({
     if (existing) return { run: existing, started: false };
   }
   await reapExpiredRuns({ ctx, input: { job: definition.job } });
-  if (!(await acquireLease({ ctx, input: { name: definition.job, holder: instanceId, ttlMs: JOB_LEASE_MS } }))) {
+  // The lease and the run row in one batch (one transaction): whoever sees the lease taken also
+  // sees the run that took it, so a concurrent manual start can return that run.
+  const progress = JSON.stringify({ steps: 0, done: 0, total: null, unit: "steps", phase: "queued" });
+  await ctx.d1.batch([
+    acquireLeaseStatement({ ctx, input: { name: definition.job, holder: instanceId, ttlMs: JOB_LEASE_MS } }),
+    ctx.d1
+      .prepare(
+        `INSERT INTO keeper_job_runs (job, trigger, actor, status, started_at, holder, instance_id, progress)
+         SELECT ?, ?, ?, 'running', ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM keeper_leases WHERE name = ? AND holder = ?)`,
+      )
+      .bind(
+        definition.job,
+        input.trigger,
+        ctx.principal.actor,
+        now.getTime(),
+        instanceId,
+        instanceId,
+        progress,
+        definition.job,
+        instanceId,
+      ),
+  ]);
+  const row = await runByInstance(ctx, instanceId);
+  if (!row) {
     const running = await runningRun(ctx, definition.job);
     if (running && input.trigger === "manual") return { run: running, started: false };
     if (input.trigger === "manual")
       throw new KeeperError("LOCKED", `Job '${definition.job}' is held by another run; try again when it finishes`);
-    const at = now.getTime();
-    const [skipped] = await ctx.db
-      .insert(jobRuns)
-      .values({
-        job: definition.job,
-        trigger: input.trigger,
-        actor: ctx.principal.actor,
-        status: "skipped",
-        startedAt: at,
-        finishedAt: at,
-        error: "another run holds the lease",
-      })
-      .returning();
+    return { run: await recordSkipped(ctx, definition.job, input.trigger, "another run holds the lease"), started: false };
+  }
+  try {
+    await refuseIfExcluded({ ctx, input: { job: input.kind, holder: instanceId } });
+  } catch (error) {
+    // The refused start stays on record as skipped, by hand (then 423) and from cron alike; it gives
+    // up the day's instance id, so a later cron the same day may still start the job.
+    const reason = error instanceof Error ? error.message : String(error);
+    await ctx.db
+      .update(jobRuns)
+      .set({ status: "skipped", finishedAt: now.getTime(), error: reason, instanceId: null, holder: null })
+      .where(eq(jobRuns.id, row.id));
+    if (input.trigger === "manual" || !(error instanceof KeeperError)) throw error;
+    const [skipped] = await ctx.db.select().from(jobRuns).where(eq(jobRuns.id, row.id)).limit(1);
     return { run: presentRun(skipped), started: false };
   }
-  const [row] = await ctx.db
-    .insert(jobRuns)
-    .values({
-      job: definition.job,
-      trigger: input.trigger,
-      actor: ctx.principal.actor,
-      status: "running",
-      startedAt: now.getTime(),
-      holder: instanceId,
-      instanceId,
-      progress: JSON.stringify({ steps: 0, done: 0, total: null, unit: "steps", phase: "queued" }),
-    })
-    .returning();
   const params: JobParams = {
     runId: row.id,
     holder: instanceId,
@@ -110,7 +133,7 @@ export async function startJob<K extends StartableKind>({
     throw new KeeperError("BAD_GATEWAY", message, { cause: error });
   }
   ctx.logger.info("job started", { job: definition.job, run: row.id, instance: instanceId, trigger: input.trigger });
-  return { run: presentRun(row), started: true };
+  return { run: row, started: true };
 }
 
 export async function listJobs({

@@ -75,5 +75,7 @@ describe("the job runtime", () => {
     const local = await runLocally({ definition: greedy, input: { rows: 1200 } });
     expect(local.run?.status).toBe("failed");
     expect(local.run?.error).toBe("step budget exhausted: more than 900 D1 queries in one step");
+    // Not retried: the same slice would run out the same way again.
+    expect(local.attempts).toBe(local.steps.length);
   });
 });

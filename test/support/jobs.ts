@@ -60,11 +60,13 @@ export async function runLocally<Input, State>({
     .bind(definition.job, holder, now, now + 15 * 60_000)
     .run();
   const steps: string[] = [];
+  let attempts = 0;
   const step = {
     async do(name: string, config: WorkflowStepConfig, callback: () => Promise<unknown>) {
       steps.push(name);
       await beforeStep?.(name);
       for (let attempt = 0; ; attempt++) {
+        attempts++;
         try {
           return await callback();
         } catch (error) {
@@ -81,5 +83,5 @@ export async function runLocally<Input, State>({
   const run = await env.DB.prepare("SELECT status, error, counts FROM keeper_job_runs WHERE id = ?")
     .bind(runId)
     .first<{ status: string; error: string | null; counts: string | null }>();
-  return { runId, steps, ...outcome, run };
+  return { runId, steps, attempts, ...outcome, run };
 }
