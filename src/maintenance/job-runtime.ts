@@ -5,7 +5,15 @@ import { jobRuns } from "../db/schema";
 import type { Principal } from "../platform/auth";
 import { parseConfig } from "../platform/config";
 import { type AppContext, type AppDependencies, createContext } from "../platform/context";
-import { BudgetExhausted, budgetProfiles, countD1Calls, countR2Calls, type MeterReading, StepMeter } from "./budget";
+import {
+  BudgetExhausted,
+  type BudgetLimits,
+  budgetProfiles,
+  countD1Calls,
+  countR2Calls,
+  type MeterReading,
+  StepMeter,
+} from "./budget";
 import { releaseLease, renewLease } from "./lease";
 import { limitInvocation, parsePlatformLimits } from "./platform-limits";
 import type { JobProgress, RunCounts } from "./runs";
@@ -83,13 +91,17 @@ const jobPrincipal = (actor: string): Principal => ({ actor, scopes: ["read", "w
  * A context for one step: the bindings under production's limits when KEEPER_PLATFORM_LIMITS asks
  * for it (tests, local dev), then counted against the step's budget (KEEPER_JOB_BUDGET).
  */
-export function stepContext(env: Env, deps: AppDependencies, input: { actor: string; requestId: string; nowOffsetMs: number }) {
+export function stepContext(
+  env: Env,
+  deps: AppDependencies,
+  input: { actor: string; requestId: string; nowOffsetMs: number; budget?: BudgetLimits },
+) {
   const raw = env as unknown as Record<string, unknown>;
   const config = parseConfig(raw);
   const plan = parsePlatformLimits(raw.KEEPER_PLATFORM_LIMITS);
   const invocation = plan ? limitInvocation(env, plan) : null;
   const bindings = invocation?.env ?? env;
-  const meter = new StepMeter(budgetProfiles[raw.KEEPER_JOB_BUDGET === "free" ? "free" : "paid"]);
+  const meter = new StepMeter(input.budget ?? budgetProfiles[raw.KEEPER_JOB_BUDGET === "free" ? "free" : "paid"]);
   const counted: Env = {
     ...bindings,
     DB: countD1Calls(bindings.DB, () => meter.countQuery()),
@@ -148,12 +160,15 @@ export async function runJob<Input, State>({
   step,
   env,
   deps,
+  budget,
 }: {
   definition: JobDefinition<Input, State>;
   params: JobParams<Input>;
   step: StepRunner;
   env: Env;
   deps: AppDependencies;
+  /** Overrides KEEPER_JOB_BUDGET (the scale test lowers it to make a small dataset need many steps). */
+  budget?: BudgetLimits;
 }): Promise<{ counts: RunCounts; stats: StepStats }> {
   const requestId = `job:${definition.job}:${params.runId}`;
   type Stepped = { slice: JobSlice<State>; stats: StepStats };
@@ -168,7 +183,12 @@ export async function runJob<Input, State>({
     run: (ctx: StepContext, state: State) => Promise<JobSlice<State>>,
   ) => {
     const text = await step.do(name, stepRetries, async () => {
-      const { ctx, bookkeeping } = stepContext(env, deps, { actor: params.actor, requestId, nowOffsetMs: params.nowOffsetMs });
+      const { ctx, bookkeeping } = stepContext(env, deps, {
+        actor: params.actor,
+        requestId,
+        nowOffsetMs: params.nowOffsetMs,
+        budget,
+      });
       await ensureStillRunning(bookkeeping, params, definition.job);
       const slice = await run(ctx, (stateJson === null ? null : JSON.parse(stateJson)) as State).catch((error: unknown) => {
         // A slice checks its meter before every unit, so running out means one unit costs more than
@@ -201,7 +221,12 @@ export async function runJob<Input, State>({
     }
     const last = current;
     const finished = await step.do("finish", stepRetries, async () => {
-      const { ctx, bookkeeping } = stepContext(env, deps, { actor: params.actor, requestId, nowOffsetMs: params.nowOffsetMs });
+      const { ctx, bookkeeping } = stepContext(env, deps, {
+        actor: params.actor,
+        requestId,
+        nowOffsetMs: params.nowOffsetMs,
+        budget,
+      });
       await ensureStillRunning(bookkeeping, params, definition.job);
       const counts = await definition.finish({ ctx, state: last.slice.state });
       const stats = recordStats(last.stats, ctx.meter.reading());
@@ -229,7 +254,7 @@ export async function runJob<Input, State>({
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     await step.do("record failure", stepRetries, async () => {
-      const { bookkeeping } = stepContext(env, deps, { actor: params.actor, requestId, nowOffsetMs: params.nowOffsetMs });
+      const { bookkeeping } = stepContext(env, deps, { actor: params.actor, requestId, nowOffsetMs: params.nowOffsetMs, budget });
       // Only a run still `running`: a cancelled one keeps its status.
       await bookkeeping.d1
         .prepare("UPDATE keeper_job_runs SET status = 'failed', finished_at = ?, error = ? WHERE id = ? AND status = 'running'")

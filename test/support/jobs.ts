@@ -2,6 +2,7 @@ import type { WorkflowStepConfig } from "cloudflare:workers";
 import { env } from "cloudflare:workers";
 import { NonRetryableError } from "cloudflare:workflows";
 import { expect } from "vitest";
+import type { BudgetLimits } from "../../src/maintenance/budget";
 import { type JobDefinition, type JobParams, runJob, type StepRunner } from "../../src/maintenance/job-runtime";
 import type { JobRun } from "../../src/maintenance/runs";
 import { call, json } from "./http";
@@ -37,6 +38,7 @@ export async function runLocally<Input, State>({
   bindings = env,
   now = Date.now(),
   beforeStep,
+  budget,
 }: {
   definition: JobDefinition<Input, State>;
   input: Input;
@@ -44,6 +46,7 @@ export async function runLocally<Input, State>({
   now?: number;
   /** Runs before each step by name (to change the world between two steps). */
   beforeStep?: (name: string) => Promise<void>;
+  budget?: BudgetLimits;
 }) {
   const holder = `local-${crypto.randomUUID()}`;
   const row = await env.DB.prepare(
@@ -76,7 +79,7 @@ export async function runLocally<Input, State>({
     },
   } as unknown as StepRunner;
   const params: JobParams<Input> = { runId, holder, actor: "test", input, leaseMs: 15 * 60_000, nowOffsetMs: now - Date.now() };
-  const outcome = await runJob({ definition, params, step, env: bindings, deps: {} }).then(
+  const outcome = await runJob({ definition, params, step, env: bindings, deps: {}, budget }).then(
     (result) => ({ result, error: null }),
     (error: unknown) => ({ result: null, error }),
   );
