@@ -172,6 +172,12 @@ export async function runJob<Input, State>({
 }): Promise<{ counts: RunCounts; stats: StepStats }> {
   const requestId = `job:${definition.job}:${params.runId}`;
   type Stepped = { slice: JobSlice<State>; stats: StepStats };
+  // Every step's start: fresh bindings and meter, then a check that the run may still go on.
+  const openStep = async () => {
+    const opened = stepContext(env, deps, { actor: params.actor, requestId, nowOffsetMs: params.nowOffsetMs, budget });
+    await ensureStillRunning(opened.bookkeeping, params, definition.job);
+    return opened;
+  };
   // A step returns its result as JSON text: the state is plain data by contract, and its size is
   // what the Workflow stores.
   // `run` gets the state parsed afresh on every attempt: a slice may change the state it is given,
@@ -183,13 +189,7 @@ export async function runJob<Input, State>({
     run: (ctx: StepContext, state: State) => Promise<JobSlice<State>>,
   ) => {
     const text = await step.do(name, stepRetries, async () => {
-      const { ctx, bookkeeping } = stepContext(env, deps, {
-        actor: params.actor,
-        requestId,
-        nowOffsetMs: params.nowOffsetMs,
-        budget,
-      });
-      await ensureStillRunning(bookkeeping, params, definition.job);
+      const { ctx, bookkeeping } = await openStep();
       const slice = await run(ctx, (stateJson === null ? null : JSON.parse(stateJson)) as State).catch((error: unknown) => {
         // A slice checks its meter before every unit, so running out means one unit costs more than
         // a whole step may: a retry would do the same again.
@@ -221,13 +221,7 @@ export async function runJob<Input, State>({
     }
     const last = current;
     const finished = await step.do("finish", stepRetries, async () => {
-      const { ctx, bookkeeping } = stepContext(env, deps, {
-        actor: params.actor,
-        requestId,
-        nowOffsetMs: params.nowOffsetMs,
-        budget,
-      });
-      await ensureStillRunning(bookkeeping, params, definition.job);
+      const { ctx, bookkeeping } = await openStep();
       const counts = await definition.finish({ ctx, state: last.slice.state });
       const stats = recordStats(last.stats, ctx.meter.reading());
       const withStats: RunCounts = {
