@@ -31,6 +31,8 @@ export default defineConfig(async () => {
           bindings: {
             ...testTokens,
             KEEPER_ENV: "test",
+            // Every job step in the suite runs under production's per-invocation limits.
+            KEEPER_PLATFORM_LIMITS: "paid",
             // Tests read the monitor's figures right after the requests that made them.
             QUERY_MONITOR_FLUSH_SECONDS: "0",
             TEST_MIGRATIONS: migrations,

@@ -4,6 +4,7 @@ import path from "node:path";
 import { generateDataset, referenceSize } from "./dataset";
 import {
   adminToken,
+  backupOverHttp,
   type DevServer,
   localDatabaseFile,
   parseFlags,
@@ -68,19 +69,12 @@ interface Measured {
 async function keeperBackup(server: DevServer): Promise<Measured & { backupId: string; invocations: number }> {
   const cpuBefore = processTreeCpuSeconds(server.pid);
   const since = performance.now();
-  let created: { backup_id: string; complete: boolean; run: { status: string } };
-  let invocations = 0;
-  do {
-    invocations++;
-    const response = await fetch(`${server.url}/admin/backups`, { method: "POST", headers, body: "{}" });
-    created = (await response.json()) as typeof created;
-    if (!response.ok || created.run.status === "failed") throw new Error(`backup failed: ${JSON.stringify(created)}`);
-  } while (!created.complete);
+  const { backupId, steps } = await backupOverHttp(server.url, headers);
   return {
     seconds: seconds(since),
     cpuSeconds: processTreeCpuSeconds(server.pid) - cpuBefore,
-    backupId: created.backup_id,
-    invocations,
+    backupId,
+    invocations: steps,
   };
 }
 

@@ -279,3 +279,23 @@ export function parseFlags(argv: string[], defaults: Record<string, string>): Re
   }
   return flags;
 }
+
+/**
+ * One complete backup over HTTP, as `keeper backup create` does it: start the backup Workflow, then
+ * follow its run at /admin/jobs/{id} until it ends. Throws unless it succeeded.
+ */
+export async function backupOverHttp(url: string, headers: Record<string, string>) {
+  const started = await fetch(`${url}/admin/backups`, { method: "POST", headers, body: "{}" });
+  const { run } = (await started.json()) as { run: { id: number } };
+  if (!started.ok || !run) throw new Error(`backup did not start: HTTP ${started.status}`);
+  for (;;) {
+    const current = (await (await fetch(`${url}/admin/jobs/${run.id}`, { headers })).json()) as {
+      status: string;
+      error: string | null;
+      counts: { backup: string; steps: number } | null;
+    };
+    if (current.status === "succeeded" && current.counts) return { backupId: current.counts.backup, steps: current.counts.steps };
+    if (current.status !== "running") throw new Error(`backup ${current.status}: ${current.error}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

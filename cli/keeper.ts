@@ -4,6 +4,7 @@ import { type ApiClient, CliError, createClient } from "./client.ts";
 import { registerArchive } from "./commands/archive.ts";
 import { registerBackup } from "./commands/backup.ts";
 import { registerHealth } from "./commands/health.ts";
+import { registerJobs } from "./commands/jobs.ts";
 import { registerMigrate } from "./commands/migrate.ts";
 import { registerStatus } from "./commands/status.ts";
 import { registerVideos } from "./commands/videos.ts";
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerArchive(program, context);
   registerBackup(program, context);
   registerHealth(program, context);
+  registerJobs(program, context);
   // Each area adds its command group here the same way.
   return program;
 }

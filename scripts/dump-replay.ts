@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { generateDataset } from "../bench/dataset";
-import { adminToken, localDatabaseFile, root, startWranglerDev } from "../bench/harness";
+import { adminToken, backupOverHttp, localDatabaseFile, root, startWranglerDev } from "../bench/harness";
 
 /**
  * npm run test:dump — proves a backup is useful without keeper: a backup made by the Worker under
@@ -46,14 +46,9 @@ try {
   const compressed = path.join(work, "dump.sql.zst");
   try {
     const headers = { Authorization: `Bearer ${adminToken()}`, "Content-Type": "application/json" };
-    let created: { backup_id: string; complete: boolean };
-    do {
-      created = (await (
-        await fetch(`${server.url}/admin/backups`, { method: "POST", headers, body: "{}" })
-      ).json()) as typeof created;
-    } while (!created.complete);
-    const download = await fetch(`${server.url}/admin/backups/${created.backup_id}/download`, { headers });
-    check(download.ok && download.headers.get("content-type") === "application/zstd", `download ${created.backup_id}`);
+    const { backupId } = await backupOverHttp(server.url, headers);
+    const download = await fetch(`${server.url}/admin/backups/${backupId}/download`, { headers });
+    check(download.ok && download.headers.get("content-type") === "application/zstd", `download ${backupId}`);
     writeFileSync(compressed, Buffer.from(await download.arrayBuffer()));
   } finally {
     await server.stop();

@@ -6,6 +6,7 @@ import { requestId } from "hono/request-id";
 import { registerArchivalRoutes } from "./archival/routes";
 import { registerBackupRoutes } from "./backups/routes";
 import { registerHealthRoutes } from "./health/routes";
+import { registerJobRoutes } from "./maintenance/routes";
 import { registerMigrationRoutes } from "./migrations/routes";
 import { accessKeySetFor, anonymous, type Principal, principalFromAccessJwt, principalFromBearer } from "./platform/auth";
 import { type KeeperConfig, parseConfig } from "./platform/config";
@@ -93,6 +94,7 @@ export function createApp(deps: AppDependencies = {}) {
   registerArchivalRoutes(app);
   registerBackupRoutes(app);
   registerHealthRoutes(app);
+  registerJobRoutes(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -14,3 +14,6 @@ export default {
     ctx.waitUntil(dispatchScheduled({ controller, env, config, jobs: jobsByCron, deps }));
   },
 } satisfies ExportedHandler<Env>;
+
+// Workflow classes are found by name among the main module's exports (wrangler.toml [[workflows]]).
+export { BackupWorkflow, RetentionWorkflow } from "./maintenance/workflows";

@@ -3,6 +3,7 @@ import { InvalidArgumentError } from "commander";
 import { confirmOrExit } from "../confirm.ts";
 import type { CommandContext } from "../keeper.ts";
 import { emit, keyValues, progress, table } from "../output.ts";
+import { followStartedJob, type JobRun } from "./jobs.ts";
 
 /**
  * `keeper archive …`: the seed's archival_cli.py over the admin API.
@@ -135,13 +136,20 @@ export function registerArchive(program: Command, context: CommandContext) {
       );
     });
 
-  const policyRun = async (path: string, body: Loose, options: { dryRun: boolean; yes: boolean }, what: string) => {
+  // Starts the retention Workflow, then waits for its end (exit 1 unless it succeeded) or, with
+  // --no-wait, prints the job's run id and returns.
+  const policyRun = async (
+    path: string,
+    body: Loose,
+    options: { dryRun: boolean; yes: boolean; wait: boolean },
+    what: string,
+  ) => {
     const plan = await send<Loose>("POST", path, { ...body, dryRun: true });
     if (options.dryRun) return emit(context.output(), plan, () => JSON.stringify(plan.plan, null, 2));
     await confirmOrExit(`${what}?`, options);
-    progress(`${what}…`);
-    const result = await send<Loose>("POST", path, { ...body, confirm: true });
-    emit(context.output(), result, () => keyValues([["status", result.run.status], ...Object.entries(result.run.counts ?? {})]));
+    const result = await send<{ run: JobRun; started: boolean }>("POST", path, { ...body, confirm: true });
+    progress(result.started ? `${what}: job ${result.run.id} started` : `${what}: job ${result.run.id} was already running`);
+    await followStartedJob(context, result.run, options);
   };
 
   archive
@@ -150,7 +158,8 @@ export function registerArchive(program: Command, context: CommandContext) {
     .option("--archive-days <n>", "idle window (default from config, 30)", days)
     .option("--dry-run", "only show what would be archived", false)
     .option("--yes", "do not ask for confirmation", false)
-    .action(async (options: { archiveDays?: number; dryRun: boolean; yes: boolean }) =>
+    .option("--no-wait", "print the job id and return instead of waiting for the job's end")
+    .action(async (options: { archiveDays?: number; dryRun: boolean; yes: boolean; wait: boolean }) =>
       policyRun(
         "/admin/archival/archive-conversations",
         { archiveDays: options.archiveDays },
@@ -218,13 +227,14 @@ export function registerArchive(program: Command, context: CommandContext) {
 
   archive
     .command("apply-policies")
-    .description("Apply every retention policy now (the daily cron's code and lease)")
+    .description("Run every retention policy now as the retention job (the daily cron's Workflow and lease)")
     .option("--archive-days <n>", "archive conversations idle longer than this", days)
     .option("--delete-days <n>", "purge videos soft-deleted longer ago than this", days)
     .option("--no-optimize", "skip PRAGMA optimize")
     .option("--no-cleanup", "skip orphan cleanup")
     .option("--dry-run", "only show what each policy would do", false)
     .option("--yes", "do not ask for confirmation", false)
+    .option("--no-wait", "print the job id and return instead of waiting for the job's end")
     .action(
       async (options: {
         archiveDays?: number;
@@ -233,6 +243,7 @@ export function registerArchive(program: Command, context: CommandContext) {
         cleanup: boolean;
         dryRun: boolean;
         yes: boolean;
+        wait: boolean;
       }) =>
         policyRun(
           "/admin/archival/apply-policies",

@@ -7,6 +7,7 @@ import { CliError } from "../client.ts";
 import { confirmOrExit } from "../confirm.ts";
 import type { CommandContext } from "../keeper.ts";
 import { emit, keyValues, progress, table } from "../output.ts";
+import { followStartedJob, type JobRun, reportRun, waitForJob } from "./jobs.ts";
 
 /**
  * `keeper backup …`: create · list · show ID · download ID · verify ID · restore ID · prune · drill.
@@ -31,27 +32,23 @@ export function registerBackup(program: Command, context: CommandContext) {
 
   backup
     .command("create")
-    .description("Back up every table; continues until the backup is complete (progress on stderr)")
-    .action(async () => {
-      for (let round = 1; ; round++) {
-        const result = await send<Loose>("POST", "/admin/backups", {});
-        if (result.run.status === "failed")
-          throw new CliError(`backup ${result.backup_id} failed: ${result.run.error} (run it again to resume)`);
-        if (result.run.status === "skipped") throw new CliError("another backup is running");
-        if (result.complete) {
-          return emit(context.output(), result, () =>
-            keyValues([
-              ["backup", result.backup_id],
-              ["rows", result.run.counts.rows],
-              ["size", `${mb(result.run.counts.bytes)} (SQL ${mb(result.run.counts.sql_bytes)})`],
-              ["took", `${result.run.counts.duration_ms} ms`],
-            ]),
-          );
-        }
-        progress(
-          `backup ${result.backup_id}: ${result.run.counts.tables_done}/${result.run.counts.tables} tables after invocation ${round}…`,
-        );
-      }
+    .description("Back up every table (the backup Workflow); waits for its end with progress on stderr")
+    .option("--no-wait", "print the job id and return instead of waiting for the backup's end")
+    .action(async (options: { wait: boolean }) => {
+      const result = await send<{ run: JobRun; started: boolean }>("POST", "/admin/backups", {});
+      progress(result.started ? `backup: job ${result.run.id} started` : `backup: job ${result.run.id} was already running`);
+      if (!options.wait) return followStartedJob(context, result.run, options);
+      const run = await waitForJob(context.client(), result.run.id);
+      if (run.status !== "succeeded") return reportRun(context.output(), run);
+      const counts = run.counts as Loose;
+      emit(context.output(), run, () =>
+        keyValues([
+          ["backup", counts.backup],
+          ["rows", counts.rows],
+          ["size", `${mb(counts.bytes)} (SQL ${mb(counts.sql_bytes)})`],
+          ["took", `${counts.duration_ms} ms in ${counts.steps} steps`],
+        ]),
+      );
     });
 
   backup

@@ -1,7 +1,7 @@
 import type { MaintenanceJob } from "../maintenance/scheduled";
 import { applyPolicies } from "./policies.service";
 
-/** The daily retention run (cron `30 3 * * *`): every policy with the configured defaults. */
+/** The daily retention run (cron `30 3 * * *`): starts the retention Workflow with the configured defaults. */
 export const retentionJob: MaintenanceJob = {
   name: "retention.apply-policies",
   run: async ({ ctx }) => {

@@ -5,13 +5,9 @@
 
 export const mediaPrefix = (videoId: string) => `videos/${videoId}/`;
 
-/** Video ids that have files: the `videos/<id>/` prefixes, a page at a time. */
-export async function* mediaVideoIdPages(bucket: R2Bucket): AsyncGenerator<string[]> {
-  let cursor: string | undefined;
-  do {
-    const page = await bucket.list({ prefix: "videos/", delimiter: "/", cursor, limit: 1000 });
-    const ids = page.delimitedPrefixes.map((prefix) => prefix.slice("videos/".length, -1)).filter((id) => id.length > 0);
-    if (ids.length > 0) yield ids;
-    cursor = page.truncated ? page.cursor : undefined;
-  } while (cursor);
+/** One page (≤ 1000) of the video ids that have files, and the cursor of the next page (null: last). */
+export async function mediaVideoIdPage(bucket: R2Bucket, cursor: string | null): Promise<{ ids: string[]; next: string | null }> {
+  const page = await bucket.list({ prefix: "videos/", delimiter: "/", cursor: cursor ?? undefined, limit: 1000 });
+  const ids = page.delimitedPrefixes.map((prefix) => prefix.slice("videos/".length, -1)).filter((id) => id.length > 0);
+  return { ids, next: page.truncated ? page.cursor : null };
 }

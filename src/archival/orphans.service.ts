@@ -1,13 +1,14 @@
 import { auditStatement } from "../platform/audit";
 import type { AppContext } from "../platform/context";
-import { deletePrefix, listAllKeys } from "../platform/r2";
-import { mediaPrefix, mediaVideoIdPages } from "./media";
+import { listObjects } from "../platform/r2";
+import { mediaPrefix, mediaVideoIdPage } from "./media";
 
 /**
  * Orphans: rows whose parent is gone, and MEDIA files of videos that no longer exist. D1 enforces
  * foreign keys, so orphan rows only appear through writes that bypassed them (an import, a restore
  * with deferred checks); PRAGMA foreign_key_check finds them by rowid. Files are checked by video
- * id prefix, 90 ids per query, a page of the bucket listing at a time.
+ * id prefix, 90 ids per query, a page of the bucket listing at a time; files younger than a grace
+ * period are left alone.
  */
 const childTables = ["messages", "conversations", "memory", "video_context"] as const;
 
@@ -35,7 +36,14 @@ async function missingVideoIds(ctx: AppContext, ids: string[]): Promise<string[]
   return ids.filter((id) => !present.has(id));
 }
 
-export async function cleanupOrphans({ ctx, input }: { ctx: AppContext; input: { dryRun: boolean } }): Promise<OrphanReport> {
+/**
+ * A file younger than this is never an orphan: the app may upload a video's files before it writes
+ * the video's row, and cleanup must not race that upload.
+ */
+export const ORPHAN_MEDIA_GRACE_MS = 24 * 60 * 60 * 1000;
+
+/** Orphan rows of every child table, deleted 90 rowids per batch with their audit rows. */
+export async function cleanupOrphanRows({ ctx, input }: { ctx: AppContext; input: { dryRun: boolean } }) {
   const rows = { messages: 0, conversations: 0, memory: 0, video_context: 0 };
   for (const table of childTables) {
     const rowids = await orphanRowIds(ctx, table);
@@ -53,19 +61,49 @@ export async function cleanupOrphans({ ctx, input }: { ctx: AppContext; input: {
       ]);
     }
   }
+  return rows;
+}
+
+/**
+ * One page of the MEDIA listing (≤ 1000 video ids): the files of ids with no video row, older than
+ * the grace period, are deleted (or counted, in a dry run). Returns the next page's cursor.
+ */
+export async function cleanupOrphanMediaPage({
+  ctx,
+  input,
+}: {
+  ctx: AppContext;
+  input: { dryRun: boolean; cursor: string | null };
+}): Promise<{ videos: string[]; keys: number; next: string | null }> {
+  const settledBefore = ctx.now().getTime() - ORPHAN_MEDIA_GRACE_MS;
+  const page = await mediaVideoIdPage(ctx.media, input.cursor);
+  const videos: string[] = [];
+  let keys = 0;
+  for (const id of await missingVideoIds(ctx, page.ids)) {
+    const settled = (await listObjects(ctx.media, mediaPrefix(id)))
+      .filter((object) => object.uploaded.getTime() < settledBefore)
+      .map((object) => object.key);
+    if (settled.length === 0) continue;
+    videos.push(id);
+    keys += settled.length;
+    if (input.dryRun) continue;
+    for (let start = 0; start < settled.length; start += 1000) await ctx.media.delete(settled.slice(start, start + 1000));
+    await auditStatement(ctx, { action: "archival.cleanup-media", target: id, detail: { keys: settled.length } }).run();
+  }
+  return { videos, keys, next: page.next };
+}
+
+export async function cleanupOrphans({ ctx, input }: { ctx: AppContext; input: { dryRun: boolean } }): Promise<OrphanReport> {
+  const rows = await cleanupOrphanRows({ ctx, input });
   const orphanVideos: string[] = [];
   let keys = 0;
-  for await (const ids of mediaVideoIdPages(ctx.media)) {
-    for (const id of await missingVideoIds(ctx, ids)) {
-      orphanVideos.push(id);
-      if (input.dryRun) keys += (await listAllKeys(ctx.media, mediaPrefix(id))).length;
-      else {
-        const deleted = await deletePrefix(ctx.media, mediaPrefix(id));
-        keys += deleted;
-        await auditStatement(ctx, { action: "archival.cleanup-media", target: id, detail: { keys: deleted } }).run();
-      }
-    }
-  }
+  let cursor: string | null = null;
+  do {
+    const page = await cleanupOrphanMediaPage({ ctx, input: { dryRun: input.dryRun, cursor } });
+    orphanVideos.push(...page.videos);
+    keys += page.keys;
+    cursor = page.next;
+  } while (cursor);
   return { dryRun: input.dryRun, rows, media: { videos: orphanVideos, keys } };
 }
 

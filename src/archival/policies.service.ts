@@ -1,12 +1,12 @@
-import { lastRun, type RunTrigger, runExclusive } from "../maintenance/runs";
+import { startJob } from "../maintenance/jobs.service";
+import { lastRun, type RunTrigger } from "../maintenance/runs";
 import type { AppContext } from "../platform/context";
 import { KeeperError } from "../platform/errors";
-import { ARCHIVE_BATCH, archiveConversationBatch, countIdleConversations } from "./conversations-archive.service";
-import { cleanupOrphans, optimizeDatabase } from "./orphans.service";
-import { DAY_MS, type PolicyOverrides, type RetentionPolicy, resolvePolicy } from "./policy";
-import { PURGE_SET_SIZE, purgeDueVideos } from "./purge.service";
+import { countIdleConversations } from "./conversations-archive.service";
+import { cleanupOrphans } from "./orphans.service";
+import { DAY_MS, type PolicyOverrides, RETENTION_JOB, type RetentionPolicy, resolvePolicy } from "./policy";
 
-export const RETENTION_JOB = "retention.apply-policies";
+export { RETENTION_JOB };
 
 interface PurgeCandidate {
   id: string;
@@ -63,65 +63,6 @@ export interface PolicyCounts {
   size_after_bytes: number | null;
 }
 
-/**
- * Every policy in order — purge, archive, orphans, optimize — in chunks, stopping before
- * `deadline`. Selection is by cutoff, so it is its own cursor: a run that stops early leaves the
- * rest selected for the next run, and a run with nothing left to do changes nothing.
- */
-export async function runPolicies(ctx: AppContext, policy: RetentionPolicy, deadline: number) {
-  const counts: PolicyCounts = {
-    videos_purged: 0,
-    rows_purged: 0,
-    media_purged: 0,
-    conversations_archived: 0,
-    messages_archived: 0,
-    orphan_rows: 0,
-    orphan_media: 0,
-    optimized: false,
-    size_before_bytes: null,
-    size_after_bytes: null,
-  };
-  const pastDeadline = () => ctx.now().getTime() >= deadline;
-  if (policy.purge) {
-    let failures = 0;
-    while (!pastDeadline()) {
-      const batch = await purgeCandidates(ctx, policy, PURGE_SET_SIZE);
-      if (batch.length === 0) break;
-      const result = await purgeDueVideos(ctx, { videos: batch, reason: RETENTION_JOB });
-      counts.videos_purged += result.purged.length;
-      counts.rows_purged += result.rows;
-      counts.media_purged += result.mediaDeleted;
-      failures += result.mediaErrors;
-      // Every due video changed under us (restored or re-deleted): stop rather than spin.
-      if (result.purged.length === 0) break;
-    }
-    if (failures > 0) ctx.logger.warn("purge left media behind for orphan cleanup", { videos: failures });
-  }
-  if (policy.archive) {
-    const cutoff = ctx.now().getTime() - policy.archiveDays * DAY_MS;
-    const runId = crypto.randomUUID();
-    for (let batch = 0; !pastDeadline(); batch++) {
-      const result = await archiveConversationBatch(ctx, { cutoff, runId, batch });
-      counts.conversations_archived += result.archived;
-      counts.messages_archived += result.messages;
-      if (result.archived === 0 || result.archived + result.skipped < ARCHIVE_BATCH) break;
-    }
-  }
-  if (pastDeadline()) return { counts, partial: true };
-  if (policy.cleanup) {
-    const orphans = await cleanupOrphans({ ctx, input: { dryRun: false } });
-    counts.orphan_rows = Object.values(orphans.rows).reduce((sum, n) => sum + n, 0);
-    counts.orphan_media = orphans.media.keys;
-  }
-  if (policy.optimize && !pastDeadline()) {
-    const optimized = await optimizeDatabase({ ctx });
-    counts.optimized = true;
-    counts.size_before_bytes = optimized.size_before_bytes;
-    counts.size_after_bytes = optimized.size_after_bytes;
-  }
-  return { counts, partial: pastDeadline() };
-}
-
 /** What each policy would do right now, and how the last run went. Reads only. */
 export async function policyStatus({ ctx, input }: { ctx: AppContext; input: PolicyOverrides }) {
   const policy = resolvePolicy(ctx.env as unknown as Record<string, unknown>, input);
@@ -156,17 +97,19 @@ export async function policyStatus({ ctx, input }: { ctx: AppContext; input: Pol
 }
 
 /**
- * The manual door (HTTP/CLI) and the cron door share this: same code, same lease. A dry run reports
- * the plan (policyStatus) without taking the lease; a real manual run needs confirm: true.
+ * The manual door (HTTP/CLI) and the cron door share this: same Workflow, same lease. A dry run
+ * reports the plan (policyStatus) without starting anything; a real manual run needs confirm: true.
+ * The job runs as a Workflow (src/archival/retention-job.ts): this returns its run at once, still
+ * `running`; `GET /admin/jobs/{id}` follows it.
  */
 export async function applyPolicies({
   ctx,
   input,
 }: {
   ctx: AppContext;
-  input: PolicyOverrides & { trigger: RunTrigger; dryRun?: boolean; confirm?: boolean; budgetMs?: number };
+  input: PolicyOverrides & { trigger: RunTrigger; dryRun?: boolean; confirm?: boolean };
 }) {
-  const { trigger, dryRun, confirm, budgetMs, ...overrides } = input;
+  const { trigger, dryRun, confirm, ...overrides } = input;
   const policy = resolvePolicy(ctx.env as unknown as Record<string, unknown>, overrides);
   if (dryRun) return { dryRun: true as const, plan: await policyStatus({ ctx, input: overrides }) };
   if (trigger === "manual" && !confirm) {
@@ -175,10 +118,9 @@ export async function applyPolicies({
       "Applying retention policies deletes data; send confirm: true (try dryRun: true first)",
     );
   }
-  const run = await runExclusive({
+  const { run, started } = await startJob({
     ctx,
-    input: { job: RETENTION_JOB, trigger, budgetMs },
-    work: async ({ deadline }) => runPolicies(ctx, policy, deadline),
+    input: { kind: "retention", trigger, params: { policy, requestedAt: ctx.now().getTime() } },
   });
-  return { dryRun: false as const, run };
+  return { dryRun: false as const, run, started };
 }

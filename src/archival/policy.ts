@@ -6,6 +6,9 @@ import { KeeperError } from "../platform/errors";
  * videos soft-deleted 7 days ago, clean orphans, optimize), from wrangler vars, overridable per
  * request and — for purging — per video category (the "per video type" wish).
  */
+/** The retention job's name: its run records and its lease. */
+export const RETENTION_JOB = "retention.apply-policies";
+
 export const DAY_MS = 86_400_000;
 /** Below this a cutoff is almost certainly a mistake (a unit slip, a negative number). */
 export const MIN_DAYS = 1;

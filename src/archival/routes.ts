@@ -50,7 +50,12 @@ const ArchivedConversation = z
   })
   .openapi("ArchivedConversation");
 const PolicyRunResult = z
-  .object({ dryRun: z.boolean(), plan: Loose.optional(), run: Loose.optional() })
+  .object({
+    dryRun: z.boolean(),
+    plan: Loose.optional(),
+    run: Loose.optional(),
+    started: z.boolean().optional().openapi({ description: "false: the job was already running; `run` is that run" }),
+  })
   .openapi("PolicyRunResult");
 
 export const softDeleteRoute = keeperRoute({
@@ -212,7 +217,7 @@ export const applyPoliciesRoute = keeperRoute({
   path: "/admin/archival/apply-policies",
   scope: "admin",
   tags: ["archival"],
-  summary: "Apply every retention policy now (the same code and lease as the daily cron)",
+  summary: "Start the retention Workflow now (the same job and lease as the daily cron); follow it at /admin/jobs/{run.id}",
   request: body(
     PolicyOverrides.extend(Destructive)
       .strict()

@@ -1,7 +1,5 @@
 import { constants, zstdCompressSync } from "node:zlib";
-import { type JobOutcome, type JobRun, type RunTrigger, runExclusive } from "../maintenance/runs";
 import { type Bookmark, takeTimeTravelBookmark } from "../migrations/time-travel";
-import { recordAudit } from "../platform/audit";
 import type { AppContext } from "../platform/context";
 import { PAGE_ROWS, pageDigest, readPage, tableDigest } from "./digest";
 import { introspect, type TableInfo } from "./introspect";
@@ -10,7 +8,7 @@ import { ObjectWriter } from "./object-writer";
 import { renderInserts } from "./sql-render";
 
 export const BACKUP_JOB = "backups.create";
-/** Pages per data object: bounds an object to ~250k rows, and is the resume granularity. */
+/** Pages per data object: bounds an object to ~250k rows. */
 export const PAGES_PER_OBJECT = 50;
 /**
  * Runtime state, not data: a restored lease or resume cursor would be wrong in its new home (and
@@ -36,7 +34,7 @@ function zstdFrames(text: string): Uint8Array[] {
   return frames;
 }
 
-/** Where an unfinished backup stands; saved after every completed object, so a new invocation resumes. */
+/** Where an unfinished backup stands: the backup Workflow carries it from step to step (backup-job.ts). */
 export interface BackupCursor {
   id: string;
   startedAt: number;
@@ -61,7 +59,7 @@ function backupId(now: Date): string {
     .replace(/\.\d+Z$/, "Z")}-${crypto.randomUUID().slice(0, 4)}`;
 }
 
-async function startBackup(ctx: AppContext): Promise<BackupCursor> {
+export async function startBackup(ctx: AppContext): Promise<BackupCursor> {
   const schema = await introspect(ctx.d1);
   const ledger = await ctx.d1
     .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name = 'd1_migrations'")
@@ -106,11 +104,17 @@ async function writeTextObject(ctx: AppContext, key: string, kind: ManifestObjec
 }
 
 /**
- * Advances the backup described by `cursor` until it is complete or `deadline` passes; returns the
- * manifest when complete. Each data object is up to 50 pages of one table; pages are read by rowid,
- * rendered as SQL, compressed as one zstd frame each and streamed into the object.
+ * Advances the backup described by `cursor` until it is complete or `shouldStop()` says so (checked
+ * before each object and after each page); returns the manifest when complete. Each data object is
+ * up to 50 pages of one table; pages are read by rowid, rendered as SQL, compressed as one zstd
+ * frame each and streamed into the object.
  */
-async function advance(ctx: AppContext, cursor: BackupCursor, deadline: number, save: (c: BackupCursor) => Promise<void>) {
+export async function advanceBackup(
+  ctx: AppContext,
+  cursor: BackupCursor,
+  shouldStop: () => boolean,
+  save: (c: BackupCursor) => Promise<void>,
+) {
   const prefix = `${BACKUP_PREFIX}${cursor.id}/`;
   if (!cursor.schemaWritten) {
     const ddl = `PRAGMA defer_foreign_keys = on;\n${cursor.tables.map((table) => `${table.sql};\n`).join("")}`;
@@ -119,7 +123,7 @@ async function advance(ctx: AppContext, cursor: BackupCursor, deadline: number, 
     await save(cursor);
   }
   while (cursor.tableIndex < cursor.tables.length) {
-    if (ctx.now().getTime() >= deadline) return null;
+    if (shouldStop()) return null;
     const table = cursor.tables[cursor.tableIndex];
     const key = `${prefix}${String(cursor.objects.length).padStart(4, "0")}-${table.name}.sql.zst`;
     const writer = new ObjectWriter(ctx.backups, key);
@@ -143,7 +147,7 @@ async function advance(ctx: AppContext, cursor: BackupCursor, deadline: number, 
         finishedTable = true;
         break;
       }
-      if (ctx.now().getTime() >= deadline) break;
+      if (shouldStop()) break;
     }
     if (rows > 0) {
       const sha256 = await writer.finish();
@@ -207,56 +211,4 @@ async function advance(ctx: AppContext, cursor: BackupCursor, deadline: number, 
   });
   if (!written) throw new Error(`a manifest for backup ${cursor.id} already exists`);
   return manifest;
-}
-
-/**
- * `backups.create` under its lease. A run resumes the unfinished backup its cursor names, or
- * starts a new one; it stops at its deadline with `partial` and the next run (cron or manual)
- * continues. A run that fails (an R2 error, say) keeps the cursor: the next run redoes only the
- * object that failed.
- */
-export async function createBackup({
-  ctx,
-  input,
-}: {
-  ctx: AppContext;
-  input: { trigger: RunTrigger; budgetMs?: number };
-}): Promise<{ run: JobRun; backup_id: string | null; complete: boolean }> {
-  let backupIdSeen: string | null = null;
-  let complete = false;
-  const run = await runExclusive<BackupCursor>({
-    ctx,
-    input: { job: BACKUP_JOB, trigger: input.trigger, budgetMs: input.budgetMs },
-    work: async ({ deadline, cursor, saveCursor }): Promise<JobOutcome> => {
-      const state = cursor ?? (await startBackup(ctx));
-      state.invocations++;
-      backupIdSeen = state.id;
-      await saveCursor(state);
-      const manifest = await advance(ctx, state, deadline, saveCursor);
-      if (!manifest) {
-        return {
-          counts: { backup: state.id, tables_done: state.tableIndex, tables: state.tables.length, objects: state.objects.length },
-          partial: true,
-        };
-      }
-      await saveCursor(null);
-      complete = true;
-      await recordAudit(ctx, {
-        action: "backups.create",
-        target: state.id,
-        detail: { rows: manifest.totals.rows, bytes: manifest.totals.bytes },
-      });
-      return {
-        counts: {
-          backup: state.id,
-          tables: manifest.tables.length,
-          rows: manifest.totals.rows,
-          bytes: manifest.totals.bytes,
-          sql_bytes: manifest.totals.sql_bytes,
-          duration_ms: manifest.duration_ms,
-        },
-      };
-    },
-  });
-  return { run, backup_id: backupIdSeen, complete };
 }

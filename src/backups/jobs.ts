@@ -1,13 +1,18 @@
+import { startJob } from "../maintenance/jobs.service";
 import { runExclusive } from "../maintenance/runs";
 import type { MaintenanceJob } from "../maintenance/scheduled";
-import { BACKUP_JOB, createBackup } from "./create.service";
+import { BACKUP_JOB } from "./create.service";
 import { runRestoreDrill } from "./drill.service";
 import { pruneBackups } from "./prune.service";
 
-/** Daily (cron `0 4 * * *`): back up, then prune by the configured rules, then drill the newest. */
+/**
+ * Daily (cron `0 4 * * *`): start the backup Workflow, prune by the configured rules, drill the
+ * newest complete backup (the Workflow runs on; today's backup is drilled tomorrow).
+ */
 export const backupJob: MaintenanceJob = {
   name: BACKUP_JOB,
-  run: async ({ ctx }) => (await createBackup({ ctx, input: { trigger: "cron" } })).run,
+  run: async ({ ctx }) =>
+    (await startJob({ ctx, input: { kind: "backup", trigger: "cron", params: { requestedAt: ctx.now().getTime() } } })).run,
 };
 
 export const pruneJob: MaintenanceJob = {

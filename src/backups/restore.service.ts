@@ -1,3 +1,4 @@
+import { exclusiveLeases, refuseIfExcluded } from "../maintenance/exclusion";
 import { acquireLease, releaseLease } from "../maintenance/lease";
 import { recordAudit } from "../platform/audit";
 import type { AppContext } from "../platform/context";
@@ -100,11 +101,13 @@ export async function restoreBackup({ ctx, input }: { ctx: AppContext; input: Re
       "Restoring into the main database replaces data; send confirm: true (try dryRun: true first)",
     );
   }
-  const leaseName = input.target === "main" ? "backups.restore" : "scratch-db";
+  const leaseName = input.target === "main" ? exclusiveLeases.restore : "scratch-db";
   const holder = `restore:${crypto.randomUUID()}`;
   if (!(await acquireLease({ ctx, input: { name: leaseName, holder, ttlMs: 15 * 60_000 } }))) {
     throw new KeeperError("LOCKED", `Another run holds the ${leaseName} lease; try again when it finishes`);
   }
+  // Into the main database, not while a backup, a migration or retention runs (the exclusion matrix).
+  if (input.target === "main") await refuseIfExcluded({ ctx, input: { job: "restore", holder } });
   try {
     const names = new Set(selected.map((table) => table.name));
     if (plan.drops.length > 0)

@@ -1,8 +1,9 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import { startJob } from "../maintenance/jobs.service";
+import { JobRunSchema } from "../maintenance/routes";
 import type { KeeperEnv } from "../platform/context";
 import { jsonBody as body, jsonContent as json, keeperRoute, problems } from "../platform/route";
 import { backupIdPattern, listBackups, requireManifest, summarize } from "./catalog.service";
-import { createBackup } from "./create.service";
 import { runRestoreDrill } from "./drill.service";
 import { pruneBackups, RetentionRules } from "./prune.service";
 import { restoreBackup } from "./restore.service";
@@ -30,26 +31,13 @@ export const createBackupRoute = keeperRoute({
   path: "/admin/backups",
   scope: "admin",
   tags: ["backups"],
-  summary: "Back up every table to R2 (resumes an unfinished backup first)",
-  request: body(
-    z
-      .object({
-        budgetMs: z
-          .number()
-          .int()
-          .min(1000)
-          .max(14 * 60_000)
-          .optional(),
-      })
-      .strict()
-      .openapi({ example: {} }),
-  ),
+  summary: "Start the backup Workflow (every table to R2); follow it at /admin/jobs/{run.id}",
+  request: body(z.object({}).strict().openapi({ example: {} })),
   responses: {
     200: json(
-      "The run; complete: false means call again (or let the cron) to continue",
-      z.object({ run: Loose, backup_id: z.string().nullable(), complete: z.boolean() }),
+      "The job's run, still running; started: false means a backup was already running and this is it",
+      z.object({ run: JobRunSchema, started: z.boolean() }),
     ),
-    423: problems[423],
   },
 });
 
@@ -163,9 +151,14 @@ export const drillRoute = keeperRoute({
 });
 
 export function registerBackupRoutes(app: OpenAPIHono<KeeperEnv>) {
-  app.openapi(createBackupRoute, async (c) =>
-    c.json(await createBackup({ ctx: c.get("ctx"), input: { trigger: "manual", budgetMs: c.req.valid("json").budgetMs } }), 200),
-  );
+  app.openapi(createBackupRoute, async (c) => {
+    const ctx = c.get("ctx");
+    const started = await startJob({
+      ctx,
+      input: { kind: "backup", trigger: "manual", params: { requestedAt: ctx.now().getTime() } },
+    });
+    return c.json(started, 200);
+  });
   app.openapi(listBackupsRoute, async (c) => c.json({ items: (await listBackups({ ctx: c.get("ctx") })).map(summarize) }, 200));
   app.openapi(showBackupRoute, async (c) =>
     c.json((await requireManifest(c.get("ctx"), c.req.valid("param").id)) as unknown as Record<string, unknown>, 200),

@@ -11,8 +11,20 @@ export async function acquireLease({
   ctx: AppContext;
   input: { name: string; holder: string; ttlMs: number };
 }): Promise<boolean> {
+  const row = await acquireLeaseStatement({ ctx, input }).first<{ holder: string }>();
+  return row?.holder === input.holder;
+}
+
+/** The conditional upsert of `acquireLease` as a statement, to put in a batch with what it guards. */
+export function acquireLeaseStatement({
+  ctx,
+  input,
+}: {
+  ctx: AppContext;
+  input: { name: string; holder: string; ttlMs: number };
+}): D1PreparedStatement {
   const at = ctx.now().getTime();
-  const row = await ctx.d1
+  return ctx.d1
     .prepare(
       `INSERT INTO keeper_leases (name, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, acquired_at = excluded.acquired_at,
@@ -20,9 +32,7 @@ export async function acquireLease({
        WHERE keeper_leases.expires_at <= excluded.acquired_at
        RETURNING holder`,
     )
-    .bind(input.name, input.holder, at, at + input.ttlMs)
-    .first<{ holder: string }>();
-  return row?.holder === input.holder;
+    .bind(input.name, input.holder, at, at + input.ttlMs);
 }
 
 /** Extends a lease this holder still owns; false when it was lost (expired and taken over). */

@@ -1,8 +1,9 @@
+import { exclusiveLeases, refuseIfExcluded } from "../maintenance/exclusion";
 import { acquireLease, releaseLease } from "../maintenance/lease";
 import type { AppContext } from "../platform/context";
 import { KeeperError } from "../platform/errors";
 
-export const schemaLockName = "migrations";
+export const schemaLockName = exclusiveLeases.migration;
 
 /**
  * One schema change at a time: apply and rollback hold the `migrations` lease while they run, so
@@ -19,6 +20,8 @@ export async function withSchemaLock<T>(ctx: AppContext, work: () => Promise<T>)
   if (!(await acquireLease({ ctx, input: { name: schemaLockName, holder, ttlMs: 10 * 60_000 } }))) {
     throw new KeeperError("LOCKED", "Another schema change (apply or rollback) is running; try again when it finishes");
   }
+  // Nor while a backup, a restore into the main database or retention runs (the exclusion matrix).
+  await refuseIfExcluded({ ctx, input: { job: "migration", holder } });
   try {
     return await work();
   } finally {

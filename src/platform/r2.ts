@@ -10,6 +10,18 @@ export async function* listKeyPages(bucket: R2Bucket, prefix: string): AsyncGene
   } while (cursor);
 }
 
+/** Objects (key, size, upload time) under a prefix, a listing page at a time. */
+export async function listObjects(bucket: R2Bucket, prefix: string): Promise<R2Object[]> {
+  const objects: R2Object[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await bucket.list({ prefix, cursor, limit: 1000 });
+    objects.push(...page.objects);
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return objects;
+}
+
 export async function listAllKeys(bucket: R2Bucket, prefix: string): Promise<string[]> {
   const keys: string[] = [];
   for await (const page of listKeyPages(bucket, prefix)) keys.push(...page);

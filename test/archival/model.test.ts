@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { at, DAY } from "./support";
+import { at, atUntilDone, DAY } from "./support";
 
 /**
  * Random sequences of soft-delete, restore, purge, policy runs and time passing, against a model
@@ -93,10 +93,11 @@ class Purge implements fc.AsyncCommand<Model, Real> {
 class ApplyPolicies implements fc.AsyncCommand<Model, Real> {
   check = () => true;
   async run(model: Model) {
-    const res = await at(model.now, "POST", "/admin/archival/apply-policies", {
+    const res = await atUntilDone(model.now, "/admin/archival/apply-policies", {
       body: { confirm: true, deleteDays: 7, optimize: false },
     });
     expect(res.status).toBe(200);
+    expect(res.body.run.status).toBe("succeeded");
     for (const [id, video] of model.videos) {
       if (video.deletedAt !== null && video.deletedAt < model.now - 7 * DAY) model.videos.delete(id);
     }

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { createApp } from "../../src/app";
 import { tokens } from "../support/http";
+import { waitForRun } from "../support/jobs";
 
 export const DAY = 86_400_000;
 
@@ -22,6 +23,16 @@ export async function at(
   // biome-ignore lint/suspicious/noExplicitAny: tests read fields they assert on
   const body = (await res.json()) as any;
   return { status: res.status, body };
+}
+
+/**
+ * POST a route that starts a job, then follow the job to its end: `body.run` is the finished run
+ * (a started job's HTTP answer is its run while still `running`).
+ */
+export async function atUntilDone(now: number, path: string, options: { body?: unknown } = {}) {
+  const res = await at(now, "POST", path, options);
+  if (res.status !== 200 || res.body.dryRun || !res.body.run) return res;
+  return { status: res.status, body: { ...res.body, run: await waitForRun(res.body.run.id) } };
 }
 
 export async function putMedia(videoId: string, names = ["source/v.mp4", "frames/000001.jpg", "cache/e.json"]) {
@@ -47,8 +58,8 @@ export async function auditActions(target: string): Promise<string[]> {
   return results.map((row) => row.action);
 }
 
-/** A bucket that fails on the n-th call of `method` (1-based), and passes everything else through. */
-export function failingBucket(bucket: R2Bucket, method: "put" | "delete", failOn: number): R2Bucket {
+/** A bucket that fails on the n-th call of `method` (1-based) or on every one, and passes everything else through. */
+export function failingBucket(bucket: R2Bucket, method: "put" | "delete", failOn: number | "every"): R2Bucket {
   let calls = 0;
   return new Proxy(bucket, {
     get(target, property) {
@@ -56,7 +67,8 @@ export function failingBucket(bucket: R2Bucket, method: "put" | "delete", failOn
       if (property !== method || typeof value !== "function") return typeof value === "function" ? value.bind(target) : value;
       return (...args: unknown[]) => {
         calls++;
-        if (calls === failOn) return Promise.reject(new Error(`R2 ${method} failed (injected, call ${calls})`));
+        if (failOn === "every" || calls === failOn)
+          return Promise.reject(new Error(`R2 ${method} failed (injected, call ${calls})`));
         return (value as (...a: unknown[]) => unknown).apply(target, args);
       };
     },

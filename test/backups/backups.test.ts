@@ -1,10 +1,12 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { backupJobDefinition } from "../../src/backups/backup-job";
 import { digestTable } from "../../src/backups/digest";
 import { introspect } from "../../src/backups/introspect";
 import { ObjectWriter } from "../../src/backups/object-writer";
-import { at, failingBucket } from "../archival/support";
+import { at, atUntilDone, failingBucket } from "../archival/support";
 import { seedContext, seedConversation, seedVideo } from "../support/factories";
+import { runLocally } from "../support/jobs";
 
 const now = Date.UTC(2031, 2, 3, 4, 5, 6);
 const appTables = ["videos", "video_context", "memory", "conversations", "messages"];
@@ -34,8 +36,17 @@ async function schemaText(d1: D1Database) {
   return results;
 }
 
-async function backupNow(clock = now, envOverride?: Partial<Env>) {
-  return at(clock, "POST", "/admin/backups", { body: {}, env: envOverride });
+/** Starts the backup Workflow over HTTP and follows the job to its end. */
+async function backupNow(clock = now) {
+  const res = await atUntilDone(clock, "/admin/backups", { body: {} });
+  return {
+    status: res.status,
+    body: { ...res.body, backup_id: res.body.run.counts?.backup ?? null, complete: res.body.run.status === "succeeded" },
+  };
+}
+
+async function backupIds() {
+  return (await at(now, "GET", "/admin/backups", { token: "read" })).body.items.map((b: { id: string }) => b.id) as string[];
 }
 
 describe("backups", () => {
@@ -88,19 +99,44 @@ describe("backups", () => {
     expect(await schemaText(env.DB)).toEqual(before.schema);
   });
 
-  it("an R2 failure at any object leaves no manifest, and the next run finishes the same backup", async () => {
+  it("an R2 failure at any object is retried by its step and the backup completes; one that persists leaves no manifest", async () => {
     await seedSome(5);
     for (const failOn of [1, 2, 5]) {
-      const clock = now + failOn * 60_000;
-      const failed = await backupNow(clock, { BACKUPS: failingBucket(env.BACKUPS, "put", failOn) });
-      expect(failed.body.run.status, `put #${failOn}`).toBe("failed");
-      const id = failed.body.backup_id as string;
-      expect(await env.BACKUPS.head(`backups/${id}/manifest.json`)).toBeNull();
-      expect((await at(clock, "GET", "/admin/backups")).body.items.map((b: { id: string }) => b.id)).not.toContain(id);
-      const resumed = await backupNow(clock + 1000);
-      expect(resumed.body).toMatchObject({ backup_id: id, complete: true });
-      expect((await at(clock, "POST", `/admin/backups/${id}/verify`)).body.ok).toBe(true);
+      const local = await runLocally({
+        definition: backupJobDefinition,
+        input: { requestedAt: now + failOn * 60_000 },
+        bindings: { ...env, BACKUPS: failingBucket(env.BACKUPS, "put", failOn) },
+      });
+      expect(local.run?.status, `put #${failOn}`).toBe("succeeded");
+      const id = JSON.parse(local.run?.counts ?? "{}").backup as string;
+      expect((await at(now, "POST", `/admin/backups/${id}/verify`)).body.ok).toBe(true);
     }
+    const before = await backupIds();
+    const broken = await runLocally({
+      definition: backupJobDefinition,
+      input: { requestedAt: now + 10 * 60_000 },
+      bindings: { ...env, BACKUPS: failingBucket(env.BACKUPS, "put", "every") },
+    });
+    expect(broken.run?.status).toBe("failed");
+    expect(await backupIds()).toEqual(before);
+  });
+
+  it("a schema change between two steps fails the backup clearly and writes no manifest", async () => {
+    await seedSome(2);
+    const before = await backupIds();
+    const table = `schema_change_${Math.random().toString(36).slice(2, 8)}`;
+    const local = await runLocally({
+      definition: backupJobDefinition,
+      input: { requestedAt: now + 11 * 60_000 },
+      beforeStep: async (name) => {
+        if (name === "advance 1") await env.DB.prepare(`CREATE TABLE ${table} (a INTEGER)`).run();
+      },
+    });
+    await env.DB.prepare(`DROP TABLE ${table}`).run();
+    expect(local.run?.status).toBe("failed");
+    expect(local.run?.error).toMatch(/the schema changed while backup \S+ was being written/);
+    expect(local.steps).toEqual(["begin", "advance 1", "record failure"]);
+    expect(await backupIds()).toEqual(before);
   });
 
   it("a multipart upload failing at part k is aborted and leaves no object; a clean write round-trips", async () => {

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
-import { at } from "../archival/support";
+import { at, atUntilDone } from "../archival/support";
 import { seedContext, seedConversation, seedVideo } from "../support/factories";
 import { tokens } from "../support/http";
 
@@ -113,7 +113,7 @@ describe("D1 failure at every statement of a purge", () => {
 describe("D1 failure at every statement of a restore", () => {
   it("a retry with force always ends verified", async () => {
     for (let i = 0; i < 5; i++) await seedContext((await seedVideo()).id);
-    const id = (await at(now, "POST", "/admin/backups", { body: {} })).body.backup_id as string;
+    const id = (await atUntilDone(now, "/admin/backups", { body: {} })).body.run.counts.backup as string;
     for (let k = 1; k <= 12; k++) {
       const failingEnv = { ...env, SCRATCH_DB: failingD1(env.SCRATCH_DB, k).d1 };
       const res = await createApp({ now: () => new Date(now) }).request(
@@ -138,12 +138,12 @@ describe("a backup while retention deletes", () => {
     const live = await seedVideo();
     for (let i = 0; i < 20; i++) await seedContext(live.id, { timestamp: i });
     const [backup, retention] = await Promise.all([
-      at(t, "POST", "/admin/backups", { body: {} }),
-      at(t, "POST", "/admin/archival/apply-policies", { body: { confirm: true, optimize: false } }),
+      atUntilDone(t, "/admin/backups", { body: {} }),
+      atUntilDone(t, "/admin/archival/apply-policies", { body: { confirm: true, optimize: false } }),
     ]);
-    expect(backup.body.complete).toBe(true);
+    expect(backup.body.run.status).toBe("succeeded");
     expect(retention.body.run.status).toBe("succeeded");
-    expect((await at(t, "POST", `/admin/backups/${backup.body.backup_id}/verify`)).body.ok).toBe(true);
+    expect((await at(t, "POST", `/admin/backups/${backup.body.run.counts.backup}/verify`)).body.ok).toBe(true);
     expect(await count("SELECT count(*) AS n FROM videos WHERE id = ?", due.id)).toBe(0);
     expect(await count("SELECT count(*) AS n FROM video_context WHERE video_id = ?", live.id)).toBe(20);
   });

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { check, index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { check, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** keeper's own operations tables, shared by every area (prefix keeper_ so backups can tell them apart). */
 
@@ -32,7 +32,11 @@ export const leases = sqliteTable("keeper_leases", {
   expiresAt: integer("expires_at").notNull(),
 });
 
-/** A record of every maintenance job run, cron or manual: what ran, when, what it did, how it ended. */
+/**
+ * A record of every maintenance job run, cron or manual: what ran, when, what it did, how it ended.
+ * A long job runs as a Workflow instance (`instance_id`) and reports `progress` after every step; a
+ * `running` row whose lease (`holder` in keeper_leases) has expired is marked failed by the next run.
+ */
 export const jobRuns = sqliteTable(
   "keeper_job_runs",
   {
@@ -40,16 +44,21 @@ export const jobRuns = sqliteTable(
     job: text("job").notNull(),
     trigger: text("trigger", { enum: ["cron", "manual"] }).notNull(),
     actor: text("actor").notNull(),
-    status: text("status", { enum: ["running", "succeeded", "partial", "failed", "skipped"] }).notNull(),
+    status: text("status", { enum: ["running", "succeeded", "partial", "failed", "skipped", "cancelled"] }).notNull(),
     startedAt: integer("started_at").notNull(),
     finishedAt: integer("finished_at"),
     counts: text("counts"),
     error: text("error"),
+    holder: text("holder"),
+    instanceId: text("instance_id"),
+    progress: text("progress"),
   },
   (t) => [
     check("keeper_job_runs_trigger_known", sql`"trigger" IN ('cron', 'manual')`),
-    check("keeper_job_runs_status_known", sql`"status" IN ('running', 'succeeded', 'partial', 'failed', 'skipped')`),
+    check("keeper_job_runs_status_known", sql`"status" IN ('running', 'succeeded', 'partial', 'failed', 'skipped', 'cancelled')`),
     check("keeper_job_runs_counts_json", sql`"counts" IS NULL OR json_valid("counts")`),
+    check("keeper_job_runs_progress_json", sql`"progress" IS NULL OR json_valid("progress")`),
+    uniqueIndex("idx_keeper_job_runs_instance").on(t.instanceId),
     index("idx_keeper_job_runs_job_started").on(t.job, t.startedAt),
     index("idx_keeper_job_runs_started").on(t.startedAt),
   ],
