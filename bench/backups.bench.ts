@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { generateDataset, referenceSize } from "./dataset";
-import { adminToken, localDatabaseFile, parseFlags, processTreeMemory, root, startWranglerDev } from "./harness";
+import { adminToken, freePort, localDatabaseFile, parseFlags, processTreeMemory, root, startWranglerDev } from "./harness";
 
 /**
  * npm run bench -- backups: on one generated database, keeper's backup against `sqlite3 .dump`
@@ -79,7 +79,7 @@ if (flags["skip-wrangler"] === "false") {
 }
 
 // keeper backup under wrangler dev, then restore into SCRATCH_DB.
-const server = await startWranglerDev({ port: 8799, persistTo: source, timeoutMs: 180_000 });
+const server = await startWranglerDev({ port: await freePort(), persistTo: source, timeoutMs: 180_000 });
 const headers = { Authorization: `Bearer ${adminToken()}`, "Content-Type": "application/json" };
 let peak = 0;
 const sampler = setInterval(() => {
@@ -145,6 +145,16 @@ execFileSync("sh", ["-c", `sqlite3 '${path.join(work, "restored.db")}' < '${sqli
 const sqliteRestore = seconds(since);
 results.sqlite_restore = { seconds: sqliteRestore, rows_per_s: rows / sqliteRestore };
 
+// sqlite3 replaying keeper's own decompressed dump in one transaction: the fair restore floor
+// (same statements, no Worker, no D1 round trips).
+since = performance.now();
+execFileSync("sh", [
+  "-c",
+  `(echo 'BEGIN;'; cat '${path.join(work, "keeper.sql")}'; echo 'COMMIT;') | sqlite3 '${path.join(work, "replayed-keeper.db")}'`,
+]);
+const keeperReplay = seconds(since);
+results.sqlite_replay_keeper_dump = { seconds: keeperReplay, rows_per_s: rows / keeperReplay };
+
 // keeper's dump replayed by wrangler (multi-row INSERTs) — against wrangler's own export, when it exists.
 if (flags["skip-wrangler"] === "false") {
   since = performance.now();
@@ -199,6 +209,8 @@ const get = (key: string, field: string) => (results[key] as Record<string, numb
 results.ratios = {
   keeper_backup_vs_sqlite_dump: (get("keeper_backup", "rows_per_s") ?? 0) / (get("sqlite_dump", "rows_per_s") ?? 1),
   keeper_restore_vs_sqlite_restore: (get("keeper_restore", "rows_per_s") ?? 0) / (get("sqlite_restore", "rows_per_s") ?? 1),
+  keeper_restore_vs_sqlite_replay_keeper_dump:
+    (get("keeper_restore", "rows_per_s") ?? 0) / (get("sqlite_replay_keeper_dump", "rows_per_s") ?? 1),
   keeper_backup_vs_wrangler_export: get("wrangler_export", "rows_per_s")
     ? (get("keeper_backup", "rows_per_s") ?? 0) / (get("wrangler_export", "rows_per_s") ?? 1)
     : null,

@@ -83,6 +83,19 @@ process.on("exit", () => {
  * Starts `wrangler dev` in its own process group and waits for /healthz. `stop()` signals the whole
  * group by PID (wrangler → workerd), so nothing outlives the benchmark.
  */
+/** A TCP port nobody listens on right now (the machine is shared: never a fixed port). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
 export async function startWranglerDev(options: {
   port: number;
   persistTo: string;
@@ -102,6 +115,8 @@ export async function startWranglerDev(options: {
     String(options.port),
     "--persist-to",
     options.persistTo,
+    "--inspector-port",
+    String(await freePort()),
     "--log-level",
     "warn",
   ];

@@ -1,0 +1,59 @@
+import { env } from "cloudflare:workers";
+import { zstdDecompressSync } from "node:zlib";
+import { at } from "../archival/support";
+
+export const now = Date.UTC(2031, 2, 3, 4, 5, 6);
+let clock = now;
+
+/** A complete backup at a fresh time (ids carry the time), as the Worker answers it. */
+export async function backupNow(envOverride?: Partial<Env>) {
+  clock += 60_000;
+  const created = await at(clock, "POST", "/admin/backups", { body: {}, env: envOverride });
+  return { ...created, id: created.body.backup_id as string };
+}
+
+export interface TestManifestObject {
+  key: string;
+  kind: string;
+  table: string | null;
+  frames: number[];
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: tests read the fields they assert on
+export async function manifestOf(id: string): Promise<any> {
+  return (await at(now, "GET", `/admin/backups/${id}`)).body;
+}
+
+/** The SQL of some objects, decompressed here frame by frame (independently of keeper's reader). */
+export async function objectSql(objects: TestManifestObject[]): Promise<string> {
+  const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+  let text = "";
+  for (const object of objects) {
+    const bytes = new Uint8Array(await ((await env.BACKUPS.get(object.key)) as R2ObjectBody).arrayBuffer());
+    let offset = 0;
+    for (const length of object.frames) {
+      text += decoder.decode(zstdDecompressSync(bytes.subarray(offset, offset + length)), { stream: true });
+      offset += length;
+    }
+  }
+  return text + decoder.decode();
+}
+
+/** Statements of a dump: each ends with ";" at the end of a line. */
+export const statementsOf = (sql: string) => sql.split(/(?<=;)\n/).filter((statement) => statement.trim().length > 0);
+
+/** Every value of `table` by rowid as SQLite sees it: storage class, quote() and exact bytes. */
+export async function exactRows(d1: D1Database, table: string, columns: string[]) {
+  const list = columns.map((c) => `typeof("${c}"), quote("${c}"), hex("${c}")`).join(", ");
+  return (await d1.prepare(`SELECT rowid, ${list} FROM "${table}" ORDER BY rowid`).raw()).map((row) => row.map(String));
+}
+
+export async function restore(id: string, body: Record<string, unknown>, envOverride?: Partial<Env>) {
+  return at(now, "POST", `/admin/backups/${id}/restore`, { body, env: envOverride });
+}
+
+export const hex = (bytes: Uint8Array) =>
+  [...bytes]
+    .map((b) => b.toString(16).padStart(2, "0"))
+    .join("")
+    .toUpperCase();
