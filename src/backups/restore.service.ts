@@ -240,7 +240,18 @@ export async function restoreBackup({ ctx, input }: { ctx: AppContext; input: Re
         extra: { problems },
       });
     }
-    const safety = input.target === "main" ? await takeSafetyBackup(ctx) : null;
+    let safety: Manifest | null = null;
+    if (input.target === "main") {
+      try {
+        safety = await takeSafetyBackup(ctx);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        await auditRestore(ctx, manifest.id, { ...audit, dropped: [], outcome: "not_started", error: reason });
+        throw new KeeperError("UNAVAILABLE", `The safety backup failed (${reason}); the main database was not touched`, {
+          cause: error,
+        });
+      }
+    }
     try {
       await applyBackup(ctx, target, manifest, { names, drops: plan.drops, present: present.map((p) => p.name) });
     } catch (error) {

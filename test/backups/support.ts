@@ -57,3 +57,32 @@ export const hex = (bytes: Uint8Array) =>
     .map((b) => b.toString(16).padStart(2, "0"))
     .join("")
     .toUpperCase();
+
+/** `target` (a D1 or R2 binding) whose n-th call (1-based) of `method` fails; `calls()` counts them. */
+export function failingOn<T extends object>(target: T, method: keyof T & string, failOn: number) {
+  let calls = 0;
+  const binding = new Proxy(target, {
+    get(inner, property) {
+      const value = Reflect.get(inner, property);
+      if (typeof value !== "function") return value;
+      if (property !== method) return value.bind(inner);
+      return (...args: unknown[]) => {
+        calls++;
+        if (calls === failOn) return Promise.reject(new Error(`${method} failed (injected, call ${calls})`));
+        return value.apply(inner, args);
+      };
+    },
+  });
+  return { binding, calls: () => calls };
+}
+
+export const appTables = ["videos", "video_context", "memory", "conversations", "messages"];
+
+export async function lastRestoreAudit(id: string) {
+  const row = await env.DB.prepare(
+    "SELECT detail FROM keeper_audit_log WHERE action = 'backups.restore' AND target = ? ORDER BY id DESC LIMIT 1",
+  )
+    .bind(id)
+    .first<{ detail: string }>();
+  return row ? (JSON.parse(row.detail) as Record<string, unknown>) : null;
+}
