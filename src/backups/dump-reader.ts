@@ -9,7 +9,8 @@ import { PARTS_TABLE, stagedValue } from "./sql-render";
 
 const LITERAL = String.raw`NULL|-?\d+(?:\.\d+)?(?:e[+-]\d+)?|'[^']*(?:''[^']*)*'|X'(?:[0-9A-F]{2})*'|CAST\(X'(?:[0-9A-F]{2})*' AS TEXT\)`;
 const STAGED = String.raw`\(SELECT CAST\(group_concat\(part, ''\) AS (?:TEXT|BLOB)\) FROM \(SELECT part FROM "${PARTS_TABLE}" WHERE value = \d+ ORDER BY rowid\)\)`;
-const ROW_TOKEN = new RegExp(`(?:${LITERAL})(?:, |$)`, "y");
+/** A whole VALUES line of exactly `columns` literals, as one regular expression (one native match per row). */
+const valuesLine = (columns: number) => new RegExp(`^\\((?:${LITERAL})(?:, (?:${LITERAL})){${columns - 1}}\\)[,;]$`);
 const STAGED_ROW_TOKEN = new RegExp(`(${LITERAL}|${STAGED})(?:, |$)`, "y");
 const PART_LINE = new RegExp(
   String.raw`^INSERT INTO "${PARTS_TABLE}" \("value", "part"\) VALUES \((\d+), X'((?:[0-9A-F]{2})*)'\);$`,
@@ -50,6 +51,7 @@ export interface DumpRow {
 export class DumpReader {
   private table: string | null = null;
   private columns = 0;
+  private rowPattern = /^$/;
   private readonly parts = new Map<number, string[]>();
 
   private head(line: string): { table: string; columns: number; rest: string } {
@@ -67,7 +69,7 @@ export class DumpReader {
     if (line.charCodeAt(0) === 40 /* ( */) {
       if (this.table === null) throw new Error("a row outside an INSERT");
       const row = line.slice(0, -1);
-      if (!row.endsWith(")") || !(line.endsWith(",") || line.endsWith(";")) || this.count(row.slice(1, -1)) !== this.columns)
+      if (!this.rowPattern.test(line))
         throw new Error(`${this.table}: a row that is not a list of ${this.columns} literals: ${line.slice(0, 80)}`);
       if (line.endsWith(";")) {
         const table = this.table;
@@ -89,24 +91,13 @@ export class DumpReader {
     const head = this.head(line);
     if (head.rest === " VALUES") {
       this.table = head.table;
+      if (head.columns !== this.columns) this.rowPattern = valuesLine(head.columns);
       this.columns = head.columns;
       return null;
     }
     if (!head.rest.startsWith(" SELECT ") || !head.rest.endsWith(";"))
       throw new Error(`${head.table}: an INSERT that is neither VALUES nor staged: ${line.slice(0, 80)}`);
     return { table: head.table, line: `(${this.stagedRow(head.table, head.rest.slice(8, -1), head.columns)})` };
-  }
-
-  /** Number of literals in `list`, or -1 when it is anything but literals separated by ", ". */
-  private count(list: string): number {
-    if (list.endsWith(", ")) return -1;
-    ROW_TOKEN.lastIndex = 0;
-    let n = 0;
-    while (ROW_TOKEN.lastIndex < list.length) {
-      if (!ROW_TOKEN.exec(list)) return -1;
-      n++;
-    }
-    return n;
   }
 
   private stagedRow(table: string, list: string, columns: number): string {
