@@ -34,7 +34,7 @@ const encoder = new TextEncoder();
  */
 export const FRAME_INPUT_BYTES = 32 * 1024;
 
-function zstdFrames(bytes: Uint8Array): Uint8Array[] {
+export function zstdFrames(bytes: Uint8Array): Uint8Array[] {
   const frames: Uint8Array[] = [];
   for (let start = 0; start < bytes.byteLength; start += FRAME_INPUT_BYTES) {
     const slice = bytes.subarray(start, start + FRAME_INPUT_BYTES);
@@ -261,7 +261,7 @@ export async function advanceBackup(
       sql_bytes: cursor.objects.reduce((sum, o) => sum + o.sql_bytes, 0),
     },
     excluded_tables: EXCLUDED_TABLES,
-    restore_hint: `for f in $(keys in manifest order); do zstd -dc "$f"; done > dump.sql && wrangler d1 execute <db> --file dump.sql`,
+    restore_hint: `keeper backup download ${cursor.id} && zstd -d ${cursor.id}.sql.zst && npx wrangler d1 execute DB --local|--remote --file ${cursor.id}.sql (an empty database; add --data-only to download for one that wrangler d1 migrations apply created)`,
   };
   // Last and create-only: a backup exists (for list, restore, prune) exactly when this object does.
   const written = await ctx.backups.put(manifestKey(cursor.id), JSON.stringify(manifest, null, 2), {

@@ -3,6 +3,7 @@ import type { KeeperEnv } from "../platform/context";
 import { jsonBody as body, jsonContent as json, keeperRoute, problems } from "../platform/route";
 import { backupIdPattern, listBackups, requireManifest, summarize } from "./catalog.service";
 import { createBackup } from "./create.service";
+import { openDump } from "./download.service";
 import { runRestoreDrill } from "./drill.service";
 import { pruneBackups, RetentionRules } from "./prune.service";
 import { restoreBackup } from "./restore.service";
@@ -78,8 +79,16 @@ export const downloadBackupRoute = keeperRoute({
   scope: "admin",
   tags: ["backups"],
   summary:
-    "The whole dump as one zstd stream (its objects' frames in order): `zstd -d` gives SQL for `wrangler d1 execute --file`",
-  request: { params: idParams },
+    "The dump as one zstd stream (its objects' frames in order): `zstd -d` gives SQL for `wrangler d1 execute --file`; whole for an empty database, or with dataOnly=true the rows for a database `wrangler d1 migrations apply` created",
+  request: {
+    params: idParams,
+    query: z.object({
+      dataOnly: z
+        .enum(["true", "false"])
+        .default("false")
+        .openapi({ description: "true: rows and sqlite_sequence only, no schema and no migration ledgers" }),
+    }),
+  },
   responses: {
     200: {
       description: "zstd-compressed SQL",
@@ -171,21 +180,27 @@ export function registerBackupRoutes(app: OpenAPIHono<KeeperEnv>) {
     c.json((await requireManifest(c.get("ctx"), c.req.valid("param").id)) as unknown as Record<string, unknown>, 200),
   );
   app.openapi(downloadBackupRoute, async (c) => {
-    const ctx = c.get("ctx");
-    const manifest = await requireManifest(ctx, c.req.valid("param").id);
+    const dump = await openDump({
+      ctx: c.get("ctx"),
+      input: { id: c.req.valid("param").id, dataOnly: c.req.valid("query").dataOnly === "true" },
+    });
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
     const pump = async () => {
-      for (const object of manifest.objects) {
-        const stored = await ctx.backups.get(object.key);
-        if (!stored) throw new Error(`object ${object.key} is missing`);
-        await stored.body.pipeTo(writable, { preventClose: true });
+      for await (const part of dump.parts) {
+        if (part.bytes instanceof ReadableStream) await part.bytes.pipeTo(writable, { preventClose: true });
+        else {
+          const writer = writable.getWriter();
+          await writer.write(part.bytes);
+          writer.releaseLock();
+        }
       }
       await writable.close();
     };
     c.executionCtx.waitUntil(pump().catch((error) => writable.abort(error)));
+    const suffix = c.req.valid("query").dataOnly === "true" ? "-data" : "";
     return c.body(readable, 200, {
       "Content-Type": "application/zstd",
-      "Content-Disposition": `attachment; filename="${manifest.id}.sql.zst"`,
+      "Content-Disposition": `attachment; filename="${dump.id}${suffix}.sql.zst"`,
     }) as never;
   });
   app.openapi(verifyBackupRoute, async (c) =>
