@@ -26,7 +26,7 @@ function writingDuringPages(victim: string, edited: number) {
       if (property !== "prepare") return typeof value === "function" ? value.bind(target) : value;
       return (sql: string) => {
         const statement = target.prepare(sql);
-        if (!sql.startsWith("SELECT quote(rowid)")) return statement;
+        if (!/^SELECT (quote\()?rowid/.test(sql)) return statement;
         return {
           bind: (...values: unknown[]) => ({
             raw: async () => {
