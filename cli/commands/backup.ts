@@ -126,7 +126,7 @@ export function registerBackup(program: Command, context: CommandContext) {
   backup
     .command("verify")
     .argument("<id>", "backup id")
-    .description("Re-read every object: sha256, decompression and row counts against the manifest")
+    .description("Re-read every object: sha256, decompression, and every value parsed back against the digests")
     .action(async (id: string) => {
       const result = await send<Loose>("POST", `/admin/backups/${encodeURIComponent(id)}/verify`);
       emit(context.output(), result, () =>
@@ -162,9 +162,14 @@ export function registerBackup(program: Command, context: CommandContext) {
       progress(`restoring ${describe()}…`);
       const result = await send<Loose>("POST", path, { ...body, confirm: true });
       emit(context.output(), result, () =>
-        result.verified
-          ? "restored; every table matches the manifest"
-          : `restored, but ${result.mismatches.length} table(s) differ`,
+        [
+          result.verified
+            ? "restored; every table matches the manifest"
+            : `restored, but ${result.mismatches.length} table(s) differ, ${result.foreign_key_violations?.length ?? 0} foreign key violation(s)`,
+          result.safety_backup ? `safety backup of the replaced database: ${result.safety_backup}` : "",
+        ]
+          .filter(Boolean)
+          .join("\n"),
       );
       if (!result.verified) process.exitCode = 1;
     });

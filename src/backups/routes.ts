@@ -103,7 +103,7 @@ export const verifyBackupRoute = keeperRoute({
   path: "/admin/backups/{id}/verify",
   scope: "admin",
   tags: ["backups"],
-  summary: "Re-read every object: sha256, decompression and row counts against the manifest",
+  summary: "Re-read every object: sha256, decompression, and every value parsed back against the manifest's digests",
   request: { params: idParams },
   responses: {
     200: json(
@@ -119,7 +119,8 @@ export const restoreBackupRoute = keeperRoute({
   path: "/admin/backups/{id}/restore",
   scope: "admin",
   tags: ["backups"],
-  summary: "Restore into SCRATCH_DB (default) or the main database, then compare digests with the manifest",
+  summary:
+    "Check every object, back main up first (when it is the target), restore into SCRATCH_DB (default) or main, then compare digests with the manifest",
   request: {
     params: idParams,
     ...body(
@@ -138,7 +139,14 @@ export const restoreBackupRoute = keeperRoute({
   responses: {
     200: json(
       "The plan or the result",
-      z.object({ dryRun: z.boolean(), plan: Loose, verified: z.boolean().nullable(), mismatches: z.array(Loose) }),
+      z.object({
+        dryRun: z.boolean(),
+        plan: Loose,
+        verified: z.boolean().nullable(),
+        mismatches: z.array(Loose),
+        foreign_key_violations: z.array(Loose).optional(),
+        safety_backup: z.string().nullable().openapi({ description: "The backup of main taken just before it was replaced" }),
+      }),
     ),
     404: problems[404],
     409: problems[409],

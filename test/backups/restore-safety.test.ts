@@ -109,7 +109,11 @@ describe("a restore never destroys first", () => {
         } else {
           expect(after, label).toEqual(changedState);
           expect(["refused", "not_started", "rolled_back"], label).toContain(audit?.outcome);
-          if (audit?.outcome === "rolled_back") expect(audit, label).toMatchObject({ verified: true });
+          if (audit?.outcome === "rolled_back") {
+            expect(audit, label).toMatchObject({ verified: true });
+            expect(result.status, label).toBe(503);
+            expect(result.body.safety_backup, label).toBe(audit.safety_backup);
+          }
         }
         outcomes.add(`${binding}:${String(audit?.outcome)}`);
         if (fault.calls() < failOn) break;
