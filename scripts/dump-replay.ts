@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { generateDataset } from "../bench/dataset";
-import { adminToken, freePort, localDatabaseFile, root, startWranglerDev } from "../bench/harness";
+import { adminToken, localDatabaseFile, root, startWranglerDev } from "../bench/harness";
 
 /**
  * npm run test:dump — proves a backup is useful without keeper: a backup made by the Worker under
@@ -42,7 +42,7 @@ const check = (ok: boolean, what: string) => {
 
 try {
   generateDataset(source, { videos: 300, context: 3000, memory: 1500, conversations: 60, messages: 240, deletedEvery: 10 });
-  const server = await startWranglerDev({ port: await freePort(), persistTo: source });
+  const server = await startWranglerDev({ persistTo: source });
   const compressed = path.join(work, "dump.sql.zst");
   try {
     const headers = { Authorization: `Bearer ${adminToken()}`, "Content-Type": "application/json" };
