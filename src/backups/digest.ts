@@ -5,20 +5,14 @@ import { dumpColumns, quoteIdentifier, type TableInfo } from "./introspect";
 export const PAGE_ROWS = 5000;
 
 /**
- * Control characters (and DEL) as a GLOB class. Text holding one is written as hex, so a row stays
- * on one line of the dump; NUL is found separately, because GLOB and quote() both stop at it.
- */
-const CONTROL_CHARACTERS = "*[\u0001-\u001f\u007f]*";
-
-/**
  * How SQLite writes one stored value as an exact SQL literal. `quote()` is SQLite's own rendering:
  * integers in full (no double ever carries an int64), REALs with as many digits as round-trip
- * (±Infinity as ±9.0e+999), BLOBs as X'…', NULL. TEXT with a control character or NUL becomes
- * CAST(X'…' AS TEXT) over its exact bytes; the remaining text is quote()d.
+ * (±Infinity as ±9.0e+999), BLOBs as X'…', NULL. quote() stops at a NUL, so TEXT holding one
+ * becomes CAST(X'…' AS TEXT) over its exact bytes (`instr` on the bytes is a plain scan).
  */
 function literalOf(column: string): string {
   const c = quoteIdentifier(column);
-  return `CASE WHEN typeof(${c}) = 'text' AND (${c} GLOB ?1 OR instr(CAST(${c} AS BLOB), X'00') > 0) THEN 'CAST(X''' || hex(${c}) || ''' AS TEXT)' ELSE quote(${c}) END`;
+  return `CASE WHEN typeof(${c}) = 'text' AND instr(CAST(${c} AS BLOB), X'00') > 0 THEN 'CAST(X''' || hex(${c}) || ''' AS TEXT)' ELSE quote(${c}) END`;
 }
 
 /** One row of a page: its rowid (exact, as text) and the literal of every dumped column. */
@@ -33,12 +27,22 @@ export interface PageBounds {
   upTo: string | null;
 }
 
-const REPLACEMENT_CHARACTER = "\uFFFD";
+/** Text a dump writes as hex: control characters (so a row stays on one line) and U+FFFD (see readPage). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: exactly the characters that must not appear raw
+export const WRITTEN_AS_HEX = /[\u0000-\u001f\u007f\uFFFD]/;
+const encoder = new TextEncoder();
+
+function hexOf(text: string): string {
+  let out = "";
+  for (const byte of encoder.encode(text)) out += (byte < 16 ? "0" : "") + byte.toString(16);
+  return out.toUpperCase();
+}
 
 /**
  * A page of a table in rowid order, each value as its exact literal. D1 hands TEXT to the Worker as
- * a JS string, decoding invalid UTF-8 to U+FFFD; a literal showing U+FFFD is therefore read again
- * as hex (a real U+FFFD costs the same detour, and stays exact).
+ * a JS string, decoding invalid UTF-8 to U+FFFD: a literal that shows U+FFFD is read again as hex
+ * (a real U+FFFD costs the same detour, and stays exact). Valid text with a control character is
+ * encoded as hex here, so every row of a dump is one line.
  */
 export async function readPage(
   d1: D1Database,
@@ -48,21 +52,23 @@ export async function readPage(
 ): Promise<PageRow[]> {
   const columns = dumpColumns(table);
   const where = [
-    bounds.after === null ? null : "rowid > CAST(?2 AS INTEGER)",
-    bounds.upTo === null ? null : "rowid <= CAST(?3 AS INTEGER)",
+    bounds.after === null ? null : "rowid > CAST(?1 AS INTEGER)",
+    bounds.upTo === null ? null : "rowid <= CAST(?2 AS INTEGER)",
   ].filter(Boolean);
   const raw = await d1
     .prepare(
-      `SELECT quote(rowid), ${columns.map(literalOf).join(", ")} FROM ${quoteIdentifier(table.name)}${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY rowid LIMIT ?4`,
+      `SELECT quote(rowid), ${columns.map(literalOf).join(", ")} FROM ${quoteIdentifier(table.name)}${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY rowid LIMIT ?3`,
     )
-    .bind(CONTROL_CHARACTERS, bounds.after, bounds.upTo, limit)
+    .bind(bounds.after, bounds.upTo, limit)
     .raw<string[]>();
   const rows: PageRow[] = new Array(raw.length);
   for (let i = 0; i < raw.length; i++) {
     const record = raw[i];
     const literals = record.slice(1);
     for (let k = 0; k < literals.length; k++) {
-      if (literals[k].charCodeAt(0) === 39 && literals[k].includes(REPLACEMENT_CHARACTER)) {
+      const literal = literals[k];
+      if (literal.charCodeAt(0) !== 39 || !WRITTEN_AS_HEX.test(literal)) continue;
+      if (literal.includes("\uFFFD")) {
         const exact = await d1
           .prepare(
             `SELECT hex(${quoteIdentifier(columns[k])}) FROM ${quoteIdentifier(table.name)} WHERE rowid = CAST(? AS INTEGER)`,
@@ -70,6 +76,8 @@ export async function readPage(
           .bind(record[0])
           .raw<string[]>();
         literals[k] = `CAST(X'${exact[0][0]}' AS TEXT)`;
+      } else {
+        literals[k] = `CAST(X'${hexOf(literal.slice(1, -1).replaceAll("''", "'"))}' AS TEXT)`;
       }
     }
     rows[i] = { rowid: record[0], literals };

@@ -1,3 +1,4 @@
+import { WRITTEN_AS_HEX } from "./digest";
 import { PARTS_TABLE, stagedValue } from "./sql-render";
 
 /**
@@ -19,8 +20,6 @@ const STAGED_TYPE = /AS (TEXT|BLOB)\) FROM .* WHERE value = (\d+) /;
 const INSERT_HEAD = /^INSERT INTO "((?:[^"]|"")+)" \(((?:"(?:[^"]|"")*"(?:, )?)+)\)/;
 
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-// biome-ignore lint/suspicious/noControlCharactersInRegex: the characters a dump writes as hex
-const WRITTEN_AS_HEX = /[\u0000-\u001f\u007f\uFFFD]/;
 
 function hexToBytes(hex: string): Uint8Array {
   const bytes = new Uint8Array(hex.length / 2);
