@@ -15,16 +15,17 @@ import {
   sequenceSql,
 } from "./manifest";
 import { ObjectWriter } from "./object-writer";
-import { renderPage } from "./sql-render";
+import { PARTS_TABLE, renderPage } from "./sql-render";
 
 export const BACKUP_JOB = "backups.create";
 /** Pages per data object: bounds an object to ~250k rows, and is the resume granularity. */
 export const PAGES_PER_OBJECT = 50;
 /**
  * Runtime state, not data: a restored lease or resume cursor would be wrong in its new home (and
- * the cursor of the running backup would describe itself). Everything else is backed up.
+ * the cursor of the running backup would describe itself), and staged parts of a long value are
+ * left over only by a replay that stopped half way. Everything else is backed up.
  */
-export const EXCLUDED_TABLES = ["keeper_leases", "keeper_job_cursors"];
+export const EXCLUDED_TABLES = ["keeper_leases", "keeper_job_cursors", PARTS_TABLE];
 
 const encoder = new TextEncoder();
 /**

@@ -83,7 +83,11 @@ export class DumpReader {
       this.parts.set(value, [...(this.parts.get(value) ?? []), part[2]]);
       return null;
     }
-    if (line.startsWith(`CREATE TABLE IF NOT EXISTS "${PARTS_TABLE}" `) || line === `DROP TABLE "${PARTS_TABLE}";`) {
+    if (
+      line.startsWith(`CREATE TABLE IF NOT EXISTS "${PARTS_TABLE}" `) ||
+      line === `DELETE FROM "${PARTS_TABLE}";` ||
+      line === `DROP TABLE "${PARTS_TABLE}";`
+    ) {
       this.parts.clear();
       return null;
     }

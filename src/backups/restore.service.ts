@@ -7,6 +7,7 @@ import { advanceBackup, startBackup } from "./create.service";
 import { digestTable } from "./digest";
 import { introspect, quoteIdentifier } from "./introspect";
 import { type Manifest, type ManifestTable, sequenceSql } from "./manifest";
+import { PARTS_TABLE } from "./sql-render";
 import { checkBackup, requireCurrentFormat } from "./verify.service";
 
 export type RestoreTarget = "scratch" | "main";
@@ -98,7 +99,8 @@ export async function applyBackup(
   input: { names: Set<string>; drops: string[]; present: string[] },
 ): Promise<void> {
   const { names, drops, present } = input;
-  if (drops.length > 0) await target.batch(drops.map((name) => target.prepare(`DROP TABLE IF EXISTS ${quoteIdentifier(name)}`)));
+  // Parts a failed restore may have left behind go too (they are never data).
+  await target.batch([...drops, PARTS_TABLE].map((name) => target.prepare(`DROP TABLE IF EXISTS ${quoteIdentifier(name)}`)));
   const creates: D1PreparedStatement[] = [];
   for await (const statement of statementsOf(ctx, manifest, "schema", names)) {
     const table = createdTable(statement);

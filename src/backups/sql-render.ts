@@ -49,7 +49,11 @@ export const insertHead = (table: string, columns: string[]) =>
 
 /** A row whose values do not fit one statement: staged chunks, one INSERT … SELECT, cleanup. */
 function stagedRow(head: string, literals: string[]): string {
-  const out = [`CREATE TABLE IF NOT EXISTS ${quoteIdentifier(PARTS_TABLE)} ("value" INTEGER NOT NULL, "part" BLOB NOT NULL);\n`];
+  // Emptied first: a replay that stopped half way may have left parts behind.
+  const out = [
+    `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(PARTS_TABLE)} ("value" INTEGER NOT NULL, "part" BLOB NOT NULL);\n`,
+    `DELETE FROM ${quoteIdentifier(PARTS_TABLE)};\n`,
+  ];
   const values = literals.map((literal, index) => {
     if (utf8Bytes(literal) <= STAGE_ABOVE_BYTES || !/^(X'|CAST\(X'|')/.test(literal)) return literal;
     const { hex, type } = literalBytes(literal);
