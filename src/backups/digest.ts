@@ -32,9 +32,11 @@ export interface PageBounds {
 export const WRITTEN_AS_HEX = /[\u0000-\u001f\u007f\uFFFD]/;
 const encoder = new TextEncoder();
 
-function hexOf(text: string): string {
+/** The UTF-8 bytes of the text a quote()d literal stands for, as upper-case hex. */
+export function quotedTextHex(literal: string): string {
   let out = "";
-  for (const byte of encoder.encode(text)) out += (byte < 16 ? "0" : "") + byte.toString(16);
+  for (const byte of encoder.encode(literal.slice(1, -1).replaceAll("''", "'")))
+    out += (byte < 16 ? "0" : "") + byte.toString(16);
   return out.toUpperCase();
 }
 
@@ -77,7 +79,7 @@ export async function readPage(
           .raw<string[]>();
         literals[k] = `CAST(X'${exact[0][0]}' AS TEXT)`;
       } else {
-        literals[k] = `CAST(X'${hexOf(literal.slice(1, -1).replaceAll("''", "'"))}' AS TEXT)`;
+        literals[k] = `CAST(X'${quotedTextHex(literal)}' AS TEXT)`;
       }
     }
     rows[i] = { rowid: record[0], literals };

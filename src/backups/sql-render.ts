@@ -1,4 +1,4 @@
-import { type PageRow, rowLine } from "./digest";
+import { type PageRow, quotedTextHex, rowLine } from "./digest";
 import { quoteIdentifier } from "./introspect";
 
 /**
@@ -27,17 +27,11 @@ const NON_ASCII = /[^\u0000-\u007f]/;
 /** UTF-8 length of `text`: its length when it is ASCII (the common case), else encoded. */
 export const utf8Bytes = (text: string) => (NON_ASCII.test(text) ? encoder.encode(text).byteLength : text.length);
 
-const toHex = (bytes: Uint8Array) => {
-  let out = "";
-  for (const byte of bytes) out += (byte < 16 ? "0" : "") + byte.toString(16);
-  return out.toUpperCase();
-};
-
 /** The exact bytes a TEXT or BLOB literal stands for, as upper-case hex, and its storage class. */
 export function literalBytes(literal: string): { hex: string; type: "TEXT" | "BLOB" } {
   if (literal.startsWith("X'")) return { hex: literal.slice(2, -1), type: "BLOB" };
   if (literal.startsWith("CAST(X'")) return { hex: literal.slice(7, -10), type: "TEXT" };
-  return { hex: toHex(encoder.encode(literal.slice(1, -1).replaceAll("''", "'"))), type: "TEXT" };
+  return { hex: quotedTextHex(literal), type: "TEXT" };
 }
 
 /** The expression that reassembles staged value number `value` of a row. */

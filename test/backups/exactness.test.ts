@@ -33,7 +33,11 @@ const storedValue = fc.oneof(
     "3e-20",
     "0.30000000000000004",
   ),
-  fc.string({ unit: "binary", maxLength: 30 }).map((s) => `'${s.replaceAll("'", "''")}'`),
+  // D1 ends SQL text at a NUL, so NUL reaches TEXT through the byte generator below instead.
+  fc
+    .string({ unit: "binary", maxLength: 30 })
+    .filter((s) => !s.includes("\u0000"))
+    .map((s) => `'${s.replaceAll("'", "''")}'`),
   fc.uint8Array({ maxLength: 30 }).map((bytes) => `CAST(X'${hex(bytes)}' AS TEXT)`),
   fc.constantFrom("CAST(X'41EDA08042' AS TEXT)", "CAST(X'410042' AS TEXT)", "'a' || char(10) || 'b'", "'\uFFFD'", "''"),
   fc.uint8Array({ maxLength: 30 }).map((bytes) => `X'${hex(bytes)}'`),
@@ -66,11 +70,11 @@ describe("backups restore every stored value exactly", () => {
           );
         },
       ),
-      { numRuns: 8 },
+      { numRuns: 10 },
     );
     await env.DB.exec("DROP TABLE value_probe");
     expect(await scratchTables()).toContain("value_probe");
-  });
+  }, 180_000);
 
   it("small and extreme REALs keep every digit (1.2345678901234567e-10 and 3e-20 came back wrong)", async () => {
     const video = await seedVideo();
