@@ -24,6 +24,20 @@ const whole = (max: number) => (value: string) => {
   return parsed;
 };
 
+/** How to replay a downloaded dump without keeper, local or remote. */
+export function restoreHint(file: string, dataOnly: boolean): string {
+  const sql = file.replace(/\.zst$/, "");
+  const into = dataOnly
+    ? "into a database that `npx wrangler d1 migrations apply DB --local|--remote` created"
+    : "into an empty database";
+  return [
+    `wrote ${file}; to restore it ${into}:`,
+    `  zstd -d ${file}`,
+    `  npx wrangler d1 execute DB --local --file ${sql}     # the local dev database`,
+    `  npx wrangler d1 execute DB --remote --file ${sql}    # the deployed database`,
+  ].join("\n");
+}
+
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
 
 export function registerBackup(program: Command, context: CommandContext) {
@@ -90,28 +104,26 @@ export function registerBackup(program: Command, context: CommandContext) {
   backup
     .command("download")
     .argument("<id>", "backup id")
-    .option("--out <file>", "where to write the zstd-compressed SQL (default <id>.sql.zst)")
-    .description("Download a backup as one .sql.zst file: `zstd -d` it, then `wrangler d1 execute DB --file`")
-    .action(async (id: string, options: { out?: string }) => {
-      const out = options.out ?? `${id}.sql.zst`;
-      const response = await context.client().raw("GET", `/admin/backups/${encodeURIComponent(id)}/download`);
+    .option("--out <file>", "where to write the zstd-compressed SQL (default <id>.sql.zst, <id>-data.sql.zst with --data-only)")
+    .option("--data-only", "rows and sqlite_sequence only, for a database `wrangler d1 migrations apply` created", false)
+    .description("Download a backup as one .sql.zst file: `zstd -d` it, then `wrangler d1 execute DB --local|--remote --file`")
+    .action(async (id: string, options: { out?: string; dataOnly: boolean }) => {
+      const out = options.out ?? `${id}${options.dataOnly ? "-data" : ""}.sql.zst`;
+      const query = options.dataOnly ? "?dataOnly=true" : "";
+      const response = await context.client().raw("GET", `/admin/backups/${encodeURIComponent(id)}/download${query}`);
       if (!response.ok || !response.body) {
         const problem = (await response.json().catch(() => ({}))) as Loose;
         throw new CliError(`${response.status} ${problem.title ?? "error"}: ${problem.detail ?? ""}`);
       }
       progress(`downloading ${id} to ${out}…`);
       await pipeline(Readable.fromWeb(response.body as never), createWriteStream(out));
-      emit(
-        context.output(),
-        { id, file: out },
-        () => `wrote ${out}; restore with: zstd -d ${out} && npx wrangler d1 execute DB --file ${out.replace(/\.zst$/, "")}`,
-      );
+      emit(context.output(), { id, file: out, data_only: options.dataOnly }, () => restoreHint(out, options.dataOnly));
     });
 
   backup
     .command("verify")
     .argument("<id>", "backup id")
-    .description("Re-read every object: sha256, decompression and row counts against the manifest")
+    .description("Re-read every object: sha256, decompression, and every value parsed back against the digests")
     .action(async (id: string) => {
       const result = await send<Loose>("POST", `/admin/backups/${encodeURIComponent(id)}/verify`);
       emit(context.output(), result, () =>
@@ -147,9 +159,14 @@ export function registerBackup(program: Command, context: CommandContext) {
       progress(`restoring ${describe()}…`);
       const result = await send<Loose>("POST", path, { ...body, confirm: true });
       emit(context.output(), result, () =>
-        result.verified
-          ? "restored; every table matches the manifest"
-          : `restored, but ${result.mismatches.length} table(s) differ`,
+        [
+          result.verified
+            ? "restored; every table matches the manifest"
+            : `restored, but ${result.mismatches.length} table(s) differ, ${result.foreign_key_violations?.length ?? 0} foreign key violation(s)`,
+          result.safety_backup ? `safety backup of the replaced database: ${result.safety_backup}` : "",
+        ]
+          .filter(Boolean)
+          .join("\n"),
       );
       if (!result.verified) process.exitCode = 1;
     });
