@@ -25,6 +25,7 @@ export async function backupWith(bindings: Partial<Env>) {
     definition: backupJobDefinition,
     input: { requestedAt: clock },
     bindings: { ...env, ...bindings },
+    now: clock,
   });
   const counts = JSON.parse(local.run?.counts ?? "{}") as { backup?: string };
   return { run: local.run, complete: local.run?.status === "succeeded", id: counts.backup as string };
