@@ -39,6 +39,7 @@ export async function healthReport({ ctx }: { ctx: AppContext }) {
     failedRuns24h: await failedRunCount(ctx, now - DAY),
     daysUntilLimit: growthFigures.days_until_limit,
     hotQueryFullScans: indexes.full_scans,
+    apiRuleViolations: latest?.rule_violations ?? 0,
   };
   const scored = scoreHealth(facts);
   return {
@@ -73,7 +74,7 @@ export async function takeSnapshot(ctx: AppContext) {
   const size = (await bindingCheck(ctx)).size_bytes ?? 0;
   await ctx.d1
     .prepare(
-      "INSERT OR REPLACE INTO keeper_health_snapshots (at, size_bytes, row_counts, quick_check, foreign_key_violations) VALUES (?, ?, ?, ?, ?)",
+      "INSERT OR REPLACE INTO keeper_health_snapshots (at, size_bytes, row_counts, quick_check, foreign_key_violations, rule_violations) VALUES (?, ?, ?, ?, ?, ?)",
     )
     .bind(
       at,
@@ -81,6 +82,7 @@ export async function takeSnapshot(ctx: AppContext) {
       JSON.stringify(counts),
       JSON.stringify(integrity.quick_check),
       JSON.stringify(integrity.foreign_key_violations),
+      integrity.invariants.api_rule_violations,
     )
     .run();
   const report = await healthReport({ ctx });

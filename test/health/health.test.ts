@@ -96,6 +96,7 @@ describe("report, checks and snapshot", () => {
       "failed_runs",
       "growth",
       "hot_query_scans",
+      "api_rules",
     ]);
     const integrity = await (await call("GET", "/admin/health/integrity", { token: "read" })).json<{
       ok: boolean;
