@@ -6,6 +6,7 @@ import { requestId } from "hono/request-id";
 import { registerArchivalRoutes } from "./archival/routes";
 import { registerBackupRoutes } from "./backups/routes";
 import { registerHealthRoutes } from "./health/routes";
+import { requireSchemaReady } from "./migrations/readiness.service";
 import { registerMigrationRoutes } from "./migrations/routes";
 import { accessKeySetFor, anonymous, type Principal, principalFromAccessJwt, principalFromBearer } from "./platform/auth";
 import { type KeeperConfig, parseConfig } from "./platform/config";
@@ -85,6 +86,7 @@ export function createApp(deps: AppDependencies = {}) {
     },
   });
   app.use("/v1/*", limit);
+  app.use("/v1/*", requireSchemaReady());
   app.use("/admin/*", limit);
 
   registerSystemRoutes(app);

@@ -152,7 +152,8 @@ export interface Snapshot {
 export async function recentSnapshots(ctx: AppContext, sinceMs: number): Promise<Snapshot[]> {
   const { results } = await ctx.d1
     .prepare(
-      "SELECT at, size_bytes, row_counts, quick_check, foreign_key_violations, score, status, rule_violations FROM keeper_health_snapshots WHERE at >= ? ORDER BY at",
+      // Every column, so a report still answers while a migration adding a column is pending.
+      "SELECT * FROM keeper_health_snapshots WHERE at >= ? ORDER BY at",
     )
     .bind(sinceMs)
     .all<{
@@ -163,10 +164,11 @@ export async function recentSnapshots(ctx: AppContext, sinceMs: number): Promise
       foreign_key_violations: string;
       score: number | null;
       status: string | null;
-      rule_violations: number | null;
+      rule_violations?: number | null;
     }>();
   return results.map((row) => ({
     ...row,
+    rule_violations: row.rule_violations ?? null,
     row_counts: JSON.parse(row.row_counts),
     quick_check: JSON.parse(row.quick_check),
     foreign_key_violations: JSON.parse(row.foreign_key_violations),

@@ -47,7 +47,9 @@ const commonProblems = {
   403: problem("Credential lacks the required scope"),
   415: problem("Body is not application/json"),
   500: problem("Unexpected error"),
-  503: problem("D1 overloaded; retry after the Retry-After seconds"),
+  503: problem(
+    "D1 overloaded, or (data routes) the database schema differs from the Worker's migrations: type `urn:d1-keeper:problem:schema-not-ready` with `pending` and `unknown_applied` names. Retry after the Retry-After seconds",
+  ),
 } as const;
 
 export const problems = {

@@ -97,6 +97,7 @@ describe("report, checks and snapshot", () => {
       "growth",
       "hot_query_scans",
       "api_rules",
+      "schema",
     ]);
     const integrity = await (await call("GET", "/admin/health/integrity", { token: "read" })).json<{
       ok: boolean;
