@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { copyFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
 import path from "node:path";
 
 /**
@@ -55,6 +56,20 @@ export function localDatabaseFile(persistTo: string): string {
   return withVideos[0];
 }
 
+/** A loopback TCP port nothing listens on right now, chosen by the kernel (never a fixed number). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.unref();
+    probe.on("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      probe.close(() => (port > 0 ? resolve(port) : reject(new Error("no free port"))));
+    });
+  });
+}
+
 export interface DevServer {
   url: string;
   pid: number;
@@ -84,7 +99,8 @@ process.on("exit", () => {
  * group by PID (wrangler → workerd), so nothing outlives the benchmark.
  */
 export async function startWranglerDev(options: {
-  port: number;
+  /** Default: a free port chosen now; the inspector always gets a free port of its own too. */
+  port?: number;
   persistTo: string;
   vars?: Record<string, string>;
   timeoutMs?: number;
@@ -94,12 +110,15 @@ export async function startWranglerDev(options: {
   readyPath?: string;
 }): Promise<DevServer> {
   ensureDevVars();
+  const port = options.port ?? (await freePort());
   const args = [
     "dev",
     "--ip",
     "127.0.0.1",
     "--port",
-    String(options.port),
+    String(port),
+    "--inspector-port",
+    String(await freePort()),
     "--persist-to",
     options.persistTo,
     "--log-level",
@@ -115,7 +134,7 @@ export async function startWranglerDev(options: {
   });
   if (child.pid === undefined) throw new Error("wrangler dev did not start");
   const pid = child.pid;
-  const url = `http://127.0.0.1:${options.port}`;
+  const url = `http://127.0.0.1:${port}`;
   const server: DevServer = {
     url,
     pid,
@@ -188,6 +207,39 @@ export function processTreeMemory(pid: number): { rssBytes: number; peakBytes: n
     }
   }
   return { rssBytes: rss, peakBytes: peak, byCommand };
+}
+
+const clockTicksPerSecond = 100; // USER_HZ on Linux: /proc/<pid>/stat counts CPU time in these ticks
+
+/** CPU seconds (user + system) used so far by a process and its children still alive. */
+export function processTreeCpuSeconds(pid: number): number {
+  let ticks = 0;
+  for (const member of descendants(pid)) {
+    try {
+      // Fields after the parenthesised command name; utime and stime are fields 14 and 15 of stat.
+      const stat = readFileSync(`/proc/${member}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // process ended
+    }
+  }
+  return ticks / clockTicksPerSecond;
+}
+
+/**
+ * Runs a shell command line and measures it as its users run it: wall seconds, and the CPU seconds
+ * (user + system) of everything it started, as bash's `times` reports for its children.
+ */
+export function timedShell(commandLine: string): { seconds: number; cpuSeconds: number } {
+  const started = performance.now();
+  const out = execFileSync("bash", ["-c", `${commandLine}\ntimes`], { encoding: "utf8", maxBuffer: 1 << 20 });
+  const seconds = (performance.now() - started) / 1000;
+  // `times` prints two lines (the shell's own, then its children's): "0m1.234s 0m0.050s".
+  const children = out.trim().split("\n").at(-1) ?? "";
+  const parts = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  if (parts.length !== 2) throw new Error(`could not read CPU times of: ${commandLine}`);
+  return { seconds, cpuSeconds: parts[0] + parts[1] };
 }
 
 export interface Timing {

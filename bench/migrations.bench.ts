@@ -8,7 +8,7 @@ import { adminToken, parseFlags, root, startWranglerDev, summarize } from "./har
  * statements run by sqlite3 straight on the SQLite file behind the local D1 (no Worker, no D1 layer,
  * no ledger/checksum/audit rows). Each keeper run is a rollback of everything after 0000 (0001 drops
  * `videos.tags`, which rewrites the videos table) followed by re-applying it, over HTTP against
- * `wrangler dev` on port 8791. The child tables' row counts are checked after every run: a rollback
+ * `wrangler dev` on a free port. The child tables' row counts are checked after every run: a rollback
  * that cascaded would show here.
  *
  *   npm run bench -- migrations                              (20k videos, 200k context, 50k memory)
@@ -43,7 +43,7 @@ const file = generateDataset(persistTo, size, { fresh: true });
 const before = counts(file);
 const token = adminToken();
 
-const server = await startWranglerDev({ port: 8791, persistTo });
+const server = await startWranglerDev({ persistTo });
 const post = async (route: string, body: unknown) => {
   const response = await fetch(`${server.url}${route}`, {
     method: "POST",

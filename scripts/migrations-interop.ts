@@ -1,17 +1,16 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import path from "node:path";
+import { type DevServer, startWranglerDev } from "../bench/harness.ts";
 
 /**
  * `npm run db:interop`: proves, with the real wrangler CLI and a real `wrangler dev`, that the two
  * doors share one ledger. wrangler applies → keeper reports (first-seen checksums) and rolls back →
  * wrangler lists the rolled-back migration as pending and re-applies it → keeper rolls back and
- * applies → wrangler finds nothing to apply. Local only (a state folder under .wrangler/), port 8791.
+ * applies → wrangler finds nothing to apply. Local only (a state folder under .wrangler/), a free port.
  */
 const root = process.cwd();
 const state = path.join(root, ".wrangler/migrations-interop");
-const port = 8791;
-const url = `http://127.0.0.1:${port}`;
 const adminToken = "interop-admin-token-0123456789";
 const wrangler = path.join(root, "node_modules/.bin/wrangler");
 const quietEnv = { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" };
@@ -24,7 +23,7 @@ function wranglerD1(verb: "apply" | "list"): string {
   return run(wrangler, ["d1", "migrations", verb, "DB", "--local", "--persist-to", state]);
 }
 
-function keeper(...args: string[]): unknown {
+function keeper(url: string, ...args: string[]): unknown {
   try {
     const out = run(process.execPath, [path.join(root, "cli/keeper.ts"), "--url", url, "--token", adminToken, "--json", ...args]);
     return JSON.parse(out);
@@ -34,37 +33,13 @@ function keeper(...args: string[]): unknown {
   }
 }
 
-async function startWorker(): Promise<ChildProcess> {
-  const child = spawn(
-    wrangler,
-    [
-      "dev",
-      "--port",
-      String(port),
-      "--ip",
-      "127.0.0.1",
-      "--persist-to",
-      state,
-      "--var",
-      `KEEPER_ADMIN_TOKEN:${adminToken}`,
-      "--var",
-      "KEEPER_ENV:development",
-    ],
-    { cwd: root, env: quietEnv, stdio: ["ignore", "ignore", "inherit"], detached: true },
-  );
-  for (let attempt = 0; attempt < 120; attempt++) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return child;
-    } catch {}
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  stopWorker(child);
-  throw new Error(`wrangler dev did not answer on ${url}`);
-}
-
-function stopWorker(child: ChildProcess): void {
-  // wrangler dev runs workerd as a child: end the whole process group this script started.
-  if (child.pid) process.kill(-child.pid, "SIGTERM");
+/** A `wrangler dev` on a free port with this run's admin token (stopped by its process group's PID). */
+function startWorker(): Promise<DevServer> {
+  return startWranglerDev({
+    persistTo: state,
+    vars: { KEEPER_ADMIN_TOKEN: adminToken, KEEPER_ENV: "development" },
+    timeoutMs: 60_000,
+  });
 }
 
 function check(condition: boolean, message: string): void {
@@ -85,7 +60,7 @@ const latest = names.at(-1)!;
 wranglerD1("apply");
 let worker = await startWorker();
 try {
-  const status = keeper("migrate", "status") as Status;
+  const status = keeper(worker.url, "migrate", "status") as Status;
   check(
     JSON.stringify(status.applied.map((entry) => entry.name)) === JSON.stringify(names),
     "keeper sees every migration wrangler applied",
@@ -94,10 +69,10 @@ try {
     status.applied.every((entry) => entry.checksum.recorded_as === "first_seen" && entry.checksum.matches),
     "their checksums are recorded as first seen",
   );
-  const rolledBack = keeper("migrate", "rollback", "--yes") as { rolled_back: string[] };
+  const rolledBack = keeper(worker.url, "migrate", "rollback", "--yes") as { rolled_back: string[] };
   check(JSON.stringify(rolledBack.rolled_back) === JSON.stringify([latest]), `keeper rolled back ${latest}`);
 } finally {
-  stopWorker(worker);
+  await worker.stop();
 }
 await new Promise((resolve) => setTimeout(resolve, 1500));
 check(wranglerD1("list").includes(latest), `wrangler lists ${latest} as unapplied`);
@@ -105,17 +80,17 @@ wranglerD1("apply");
 
 worker = await startWorker();
 try {
-  const status = keeper("migrate", "status") as Status;
+  const status = keeper(worker.url, "migrate", "status") as Status;
   check(status.ok && status.pending.length === 0, "after wrangler re-applied it, keeper reports no drift and nothing pending");
-  keeper("migrate", "rollback", "--yes");
-  const applied = keeper("migrate", "apply") as { applied: string[] };
+  keeper(worker.url, "migrate", "rollback", "--yes");
+  const applied = keeper(worker.url, "migrate", "apply") as { applied: string[] };
   check(JSON.stringify(applied.applied) === JSON.stringify([latest]), `keeper applied ${latest}`);
-  const lint = keeper("migrate", "lint") as { ok: boolean };
+  const lint = keeper(worker.url, "migrate", "lint") as { ok: boolean };
   check(lint.ok, "keeper migrate lint passes on the bundled files");
-  const test = keeper("migrate", "test") as { ok: boolean };
+  const test = keeper(worker.url, "migrate", "test") as { ok: boolean };
   check(test.ok, "keeper migrate test passes on SCRATCH_DB");
 } finally {
-  stopWorker(worker);
+  await worker.stop();
 }
 await new Promise((resolve) => setTimeout(resolve, 1500));
 check(/No migrations to apply/i.test(wranglerD1("list")), "wrangler finds nothing to apply after keeper applied");

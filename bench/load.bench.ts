@@ -1,0 +1,212 @@
+import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import autocannon from "autocannon";
+import { generateDataset } from "./dataset";
+import {
+  adminToken,
+  type DevServer,
+  ensureDevVars,
+  parseFlags,
+  processTreeCpuSeconds,
+  root,
+  startWranglerDev,
+  summarize,
+  type Timing,
+} from "./harness";
+
+/**
+ * npm run bench:load — keeper's full stack (auth, validation, query monitor, error handling)
+ * against a bare Hono + D1 Worker doing the same SQL (bench/bare), both under `wrangler dev` on
+ * loopback, each on its own copy of the same generated database (two workerd processes on one SQLite
+ * file contend for its lock). Samples are interleaved: every round runs both peers back to back,
+ * alternating which goes first, after one unmeasured warm-up sample each. Reports requests/s
+ * (min/median/max over the rounds), latency, CPU seconds of each workerd process tree, and the
+ * keeper ÷ bare ratio of each round (min/median/max). Checks nothing was lost: rows written = 2xx write responses.
+ *
+ *   npm run bench:load -- --seconds 5 --rounds 3 --connections 10 [--scale 0.1]
+ */
+
+const flags = parseFlags(process.argv.slice(2), {
+  seconds: "5",
+  rounds: "3",
+  connections: "10",
+  scale: "1",
+  work: path.join(root, "bench/.state/load"),
+  out: path.join(root, "bench/results/load.json"),
+});
+const seconds = Number(flags.seconds);
+const rounds = Number(flags.rounds);
+const connections = Number(flags.connections);
+if (!(seconds > 0 && seconds <= 120)) throw new Error("--seconds must be between 1 and 120");
+if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20)) throw new Error("--rounds must be a whole number from 1 to 20");
+if (!(connections > 0 && connections <= 100)) throw new Error("--connections must be between 1 and 100");
+const scale = Number(flags.scale);
+if (!(scale > 0 && scale <= 4)) throw new Error("--scale must be in (0, 4]");
+const size = {
+  videos: Math.max(200, Math.round(2000 * scale)),
+  context: Math.max(1000, Math.round(100_000 * scale)),
+  memory: 0,
+  conversations: 0,
+  messages: 0,
+  deletedEvery: 0,
+};
+
+interface Sample {
+  requestsPerSecond: number;
+  latencyP50: number;
+  latencyP99: number;
+  non2xx: number;
+  errors: number;
+  total2xx: number;
+  cpuSeconds: number;
+}
+
+type Peer = "keeper" | "bare";
+type Scenario = "read" | "write";
+
+const readVideo = "vid-0000042";
+const writeVideo = "vid-0000100";
+const writeBody = JSON.stringify({ timestamp: 1.5, content: "load test memory entry" });
+
+function request(peer: Peer, scenario: Scenario, server: DevServer, token: string): autocannon.Options {
+  const auth = { Authorization: `Bearer ${token}` };
+  if (scenario === "read") {
+    return peer === "keeper"
+      ? { url: `${server.url}/v1/videos/${readVideo}/context?limit=50`, headers: auth }
+      : { url: `${server.url}/context/${readVideo}` };
+  }
+  const json = { "Content-Type": "application/json" };
+  return peer === "keeper"
+    ? { url: `${server.url}/v1/videos/${writeVideo}/memory`, method: "POST", body: writeBody, headers: { ...auth, ...json } }
+    : { url: `${server.url}/memory/${writeVideo}`, method: "POST", body: writeBody, headers: json };
+}
+
+async function sample(server: DevServer, options: autocannon.Options, duration = seconds): Promise<Sample> {
+  const cpuBefore = processTreeCpuSeconds(server.pid);
+  const result = await autocannon({ connections, duration, ...options });
+  return {
+    requestsPerSecond: result.requests.average,
+    latencyP50: result.latency.p50,
+    latencyP99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    total2xx: result["2xx"],
+    cpuSeconds: processTreeCpuSeconds(server.pid) - cpuBefore,
+  };
+}
+
+async function countMemory(url: string, token: string, videoId: string): Promise<number> {
+  let count = 0;
+  let cursor: string | null = null;
+  do {
+    const query: string = `limit=200${cursor ? `&cursor=${cursor}` : ""}`;
+    const response = await fetch(`${url}/v1/videos/${videoId}/memory?${query}`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    const page = (await response.json()) as { items: unknown[]; next_cursor: string | null };
+    count += page.items.length;
+    cursor = page.next_cursor;
+  } while (cursor);
+  return count;
+}
+
+ensureDevVars();
+const work = path.resolve(flags.work);
+const keeperState = path.join(work, "keeper");
+const bareState = path.join(work, "bare");
+console.error(`dataset: ${size.videos} videos, ${size.context} context rows → ${keeperState} (and a copy for the bare peer)`);
+generateDataset(keeperState, size, { fresh: true });
+rmSync(bareState, { recursive: true, force: true });
+cpSync(keeperState, bareState, { recursive: true });
+
+const servers: Record<Peer, DevServer> = {
+  keeper: await startWranglerDev({ persistTo: keeperState }),
+  bare: await startWranglerDev({ persistTo: bareState, config: "bench/bare/wrangler.toml", readyPath: `/context/${readVideo}` }),
+};
+try {
+  const token = adminToken();
+  const samples: Record<Scenario, Record<Peer, Sample[]>> = {
+    read: { keeper: [], bare: [] },
+    write: { keeper: [], bare: [] },
+  };
+  const writes2xx: Record<Peer, number> = { keeper: 0, bare: 0 };
+  for (const scenario of ["read", "write"] as const) {
+    for (const peer of ["bare", "keeper"] as const) {
+      const warm = await sample(servers[peer], request(peer, scenario, servers[peer], token), 1);
+      if (scenario === "write") writes2xx[peer] += warm.total2xx;
+    }
+    for (let round = 0; round < rounds; round++) {
+      const order: Peer[] = round % 2 === 0 ? ["bare", "keeper"] : ["keeper", "bare"];
+      for (const peer of order) {
+        const measured = await sample(servers[peer], request(peer, scenario, servers[peer], token));
+        samples[scenario][peer].push(measured);
+        if (scenario === "write") writes2xx[peer] += measured.total2xx;
+        console.error(`${scenario} ${peer} round ${round + 1}: ${Math.round(measured.requestsPerSecond)} req/s`);
+      }
+    }
+  }
+
+  const describe = (list: Sample[]) => ({
+    requestsPerSecond: summarize(list.map((s) => s.requestsPerSecond)),
+    latencyP50Ms: summarize(list.map((s) => s.latencyP50)),
+    latencyP99Ms: summarize(list.map((s) => s.latencyP99)),
+    cpuMsPerRequest: summarize(list.map((s) => (1000 * s.cpuSeconds) / Math.max(1, s.requestsPerSecond * seconds))),
+    non2xx: list.reduce((sum, s) => sum + s.non2xx, 0),
+    errors: list.reduce((sum, s) => sum + s.errors, 0),
+  });
+  const results = Object.fromEntries(
+    (["read", "write"] as const).map((scenario) => [
+      scenario,
+      { keeper: describe(samples[scenario].keeper), bare: describe(samples[scenario].bare) },
+    ]),
+  ) as Record<Scenario, Record<Peer, ReturnType<typeof describe>>>;
+  // Per round: keeper's throughput over the bare peer's in the same round; summarized over rounds.
+  const ratio = (scenario: Scenario) =>
+    summarize(samples[scenario].keeper.map((s, round) => s.requestsPerSecond / samples[scenario].bare[round].requestsPerSecond));
+
+  const rowsWritten: Record<Peer, number> = {
+    keeper: await countMemory(servers.keeper.url, token, writeVideo),
+    // The bare peer has no list route; its copy is read through a keeper-shaped query on its own file.
+    bare: await countBareRows(servers.bare.url),
+  };
+  const summary = {
+    date: new Date().toISOString(),
+    seconds,
+    rounds,
+    size,
+    connections,
+    peer: "bench/bare: Hono + D1, same SQL, no auth/validation/monitor, its own copy of the database",
+    results,
+    ratios: { read: ratio("read"), write: ratio("write") } satisfies Record<Scenario, Timing>,
+    nothingLost: {
+      keeper: { rowsWritten: rowsWritten.keeper, responses2xx: writes2xx.keeper },
+      bare: { rowsWritten: rowsWritten.bare, responses2xx: writes2xx.bare },
+    },
+  };
+  mkdirSync(path.dirname(flags.out), { recursive: true });
+  writeFileSync(flags.out, `${JSON.stringify(summary, null, 2)}\n`);
+  console.log(JSON.stringify(summary, null, 2));
+  // Every 2xx must be a stored row; rows beyond that can only be requests still in flight when a
+  // sample's clock stopped (at most one per connection per sample), which autocannon no longer counts.
+  const samplesTaken = rounds + 1;
+  const lost = (["keeper", "bare"] as const).some((peer) => {
+    const inFlight = rowsWritten[peer] - writes2xx[peer];
+    return inFlight < 0 || inFlight > connections * samplesTaken;
+  });
+  const failed = (["read", "write"] as const).some(
+    (scenario) => results[scenario].keeper.errors > 0 || results[scenario].keeper.non2xx > 0 || results[scenario].bare.errors > 0,
+  );
+  if (lost || failed) {
+    console.error(lost ? "rows written differ from 2xx responses" : "errors or non-2xx responses under load");
+    process.exitCode = 1;
+  }
+} finally {
+  await servers.keeper.stop();
+  await servers.bare.stop();
+}
+
+async function countBareRows(url: string): Promise<number> {
+  const response = await fetch(`${url}/memory/${writeVideo}/count`);
+  if (!response.ok) throw new Error(`bare peer count: ${response.status}`);
+  return ((await response.json()) as { count: number }).count;
+}
