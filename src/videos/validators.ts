@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { decimalInteger } from "../platform/query-params";
 
 /**
  * The one module of input rules for the data API: the original design's validate_video_data,
@@ -29,33 +30,52 @@ export function characterCount(value: string): number {
   return count;
 }
 
+/** An unpaired UTF-16 surrogate (code units, hence no `u` flag): what String.isWellFormed() rejects. */
+const unpairedSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+export const isWellFormed = (value: string) => !unpairedSurrogate.test(value);
+
 /**
- * How deeply containers nest (a top-level object is 1), measured with an explicit stack: no
- * recursion and no argument spread, so an array of any width or depth is measured without
- * exhausting the call stack. Stops as soon as the limit is passed.
+ * Walks a JSON value with an explicit stack (no recursion, no argument spread), so arrays and
+ * objects of any width are measured without exhausting the call stack. Reports whether containers
+ * nest deeper than `depthLimit` (a top-level object is 1; the walk stops there) and the path of
+ * the first string or key holding an unpaired UTF-16 surrogate, which no UTF-8 column can store.
  */
-export function nestingDepthExceeds(value: unknown, limit: number): boolean {
-  const pending: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
+export function inspectJson(value: unknown, depthLimit: number): { tooDeep: boolean; illFormedAt: string[] | null } {
+  const pending: { value: unknown; depth: number; path: string[] }[] = [{ value, depth: 0, path: [] }];
   while (pending.length > 0) {
-    const next = pending.pop() as { value: unknown; depth: number };
+    const next = pending.pop() as { value: unknown; depth: number; path: string[] };
+    if (typeof next.value === "string") {
+      if (!isWellFormed(next.value)) return { tooDeep: false, illFormedAt: next.path };
+      continue;
+    }
     if (next.value === null || typeof next.value !== "object") continue;
     const depth = next.depth + 1;
-    if (depth > limit) return true;
-    const children = Array.isArray(next.value) ? next.value : Object.values(next.value);
-    for (const child of children) if (child !== null && typeof child === "object") pending.push({ value: child, depth });
+    if (depth > depthLimit) return { tooDeep: true, illFormedAt: null };
+    const entries: [string, unknown][] = Array.isArray(next.value)
+      ? next.value.map((item, index) => [String(index), item])
+      : Object.entries(next.value);
+    for (const [key, child] of entries) {
+      if (!isWellFormed(key)) return { tooDeep: false, illFormedAt: [...next.path, key] };
+      if (typeof child === "string" || (child !== null && typeof child === "object"))
+        pending.push({ value: child, depth, path: [...next.path, key] });
+    }
   }
-  return false;
+  return { tooDeep: false, illFormedAt: null };
 }
+
+const illFormedMessage = "must not contain an unpaired UTF-16 surrogate (not representable in UTF-8)";
 
 /** validate_json: an object, bounded in size and nesting, that SQLite's json_valid() will accept. */
 export const jsonObject = z
   .record(z.string(), z.unknown())
   .superRefine((value, ctx) => {
     // Depth first: serializing a deeply nested value would itself recurse.
-    if (nestingDepthExceeds(value, JSON_MAX_DEPTH)) {
+    const inspected = inspectJson(value, JSON_MAX_DEPTH);
+    if (inspected.tooDeep) {
       ctx.addIssue({ code: "custom", message: `JSON nesting must be at most ${JSON_MAX_DEPTH} levels` });
       return;
     }
+    if (inspected.illFormedAt) ctx.addIssue({ code: "custom", path: inspected.illFormedAt, message: illFormedMessage });
     const size = new TextEncoder().encode(JSON.stringify(value)).length;
     if (size > JSON_MAX_BYTES)
       ctx.addIssue({ code: "custom", message: `JSON must be at most ${JSON_MAX_BYTES} bytes (got ${size})` });
@@ -66,6 +86,7 @@ export const jsonObject = z
 const upTo = (max: number) =>
   z
     .string()
+    .refine(isWellFormed, illFormedMessage)
     .refine((value) => characterCount(value) <= max, `must be at most ${max} characters`)
     .meta({ maxLength: max });
 
@@ -191,7 +212,7 @@ export const MessageInput = z
   .openapi("MessageInput", { example: { role: "user", content: "What is on the board at 0:12?" } });
 
 export const PageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  limit: decimalInteger(1, 200).default(50),
   cursor: z.string().max(512).optional(),
 });
 
