@@ -33,7 +33,12 @@ export async function restoreVideo({ ctx, input }: { ctx: AppContext; input: { i
     ctx.d1
       .prepare("UPDATE videos SET deleted_at = NULL, updated_at = ? WHERE id = ? AND deleted_at = ?")
       .bind(at, input.id, existing.deletedAt),
-    auditStatement(ctx, { action: "archival.restore", target: input.id, detail: { deleted_at: existing.deletedAt } }),
+    // Audited only when the row changed: a restore that lost a race records nothing.
+    auditStatement(
+      ctx,
+      { action: "archival.restore", target: input.id, detail: { deleted_at: existing.deletedAt } },
+      { onlyIfPreviousChanged: true },
+    ),
   ]);
   if (update.meta.changes === 0) throw new KeeperError("CONFLICT", `Video '${input.id}' changed while restoring; try again`);
   const row = await findVideoRow({ ctx, input });

@@ -29,6 +29,32 @@ describe("soft delete, restore, list deleted", () => {
     expect(await auditActions(video.id)).toEqual(["archival.soft-delete", "archival.restore"]);
   });
 
+  it("a restore that loses a race to a re-delete answers 409 and writes no audit row", async () => {
+    const video = await seedVideo();
+    await at(now, "POST", `/admin/archival/videos/${video.id}/soft-delete`);
+    // The video is deleted again (a new deleted_at) between the restore's read and its write.
+    const app = createApp({
+      now: () => new Date(now),
+      wrapD1: (d1) =>
+        new Proxy(d1, {
+          get(target, property) {
+            if (property !== "batch") return Reflect.get(target, property).bind(target);
+            return async (statements: D1PreparedStatement[]) => {
+              await target.prepare("UPDATE videos SET deleted_at = deleted_at + 1 WHERE id = ?").bind(video.id).run();
+              return target.batch(statements);
+            };
+          },
+        }),
+    });
+    const res = await app.request(
+      `/admin/archival/videos/${video.id}/restore`,
+      { method: "POST", headers: { Authorization: `Bearer ${tokens.admin}` } },
+      env,
+    );
+    expect(res.status).toBe(409);
+    expect(await auditActions(video.id)).toEqual(["archival.soft-delete"]);
+  });
+
   it("404s an unknown video and needs the admin scope", async () => {
     expect((await at(now, "POST", "/admin/archival/videos/nope/soft-delete")).status).toBe(404);
     expect((await at(now, "POST", "/admin/archival/videos/nope/restore")).status).toBe(404);
