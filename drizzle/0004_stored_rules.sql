@@ -1,3 +1,4 @@
+ALTER TABLE `videos` ADD `purging_at` integer;--> statement-breakpoint
 ALTER TABLE `keeper_health_snapshots` ADD `rule_violations` integer;
 --> statement-breakpoint
 -- D1's twin of the data API's validators: rendered from src/videos/stored-rules.ts (a test compares them).

@@ -19,3 +19,5 @@ DROP TRIGGER IF EXISTS `videos_rules_update`;
 DROP TRIGGER IF EXISTS `videos_rules_insert`;
 --> statement-breakpoint
 ALTER TABLE `keeper_health_snapshots` DROP COLUMN `rule_violations`;
+--> statement-breakpoint
+ALTER TABLE `videos` DROP COLUMN `purging_at`;
