@@ -164,7 +164,17 @@ export function registerMigrate(program: Command, context: CommandContext) {
       }
       if (!context.output().json) progress(renderSql(plan.steps));
       await confirmOrExit(`Roll back ${plan.steps.map((step) => step.name).join(", ")} (leaving ${plan.to})?`, options);
-      const done = await client.request<Plan>("POST", "/admin/migrations/rollback", { ...request, dryRun: false, confirm: true });
+      // Exactly what was confirmed: the plan's target, and only from the version the plan started at.
+      const confirmed = {
+        to: plan.to === null ? options.to : Number.parseInt(plan.to, 10),
+        from: plan.from ?? undefined,
+        force: options.force,
+      };
+      const done = await client.request<Plan>("POST", "/admin/migrations/rollback", {
+        ...confirmed,
+        dryRun: false,
+        confirm: true,
+      });
       emit(context.output(), done, () =>
         [`rolled back ${done.rolled_back?.join(", ")}`, `now at ${done.to}`, renderBookmark(done.bookmark)].join("\n"),
       );
