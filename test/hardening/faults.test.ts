@@ -10,12 +10,12 @@ import { tokens } from "../support/http";
  * the system is left consistent, and running the same operation again finishes the work.
  */
 
-/** A binding whose `failAt`-th statement execution (run/all/first/raw, or a batch) throws. */
-function failingD1(d1: D1Database, failAt: number): { d1: D1Database; executed: () => number } {
+/** Runs `action` right before the `at`-th D1 call (statement or batch) of whoever uses the binding. */
+function interleavingD1(d1: D1Database, at: number, action: () => Promise<unknown>): { d1: D1Database; executed: () => number } {
   let executed = 0;
-  const tick = () => {
+  const before = async () => {
     executed++;
-    if (executed === failAt) throw new Error(`D1_ERROR: injected failure at statement ${executed}`);
+    if (executed === at) await action();
   };
   const wrapStatement = (statement: D1PreparedStatement): D1PreparedStatement =>
     new Proxy(statement, {
@@ -24,8 +24,8 @@ function failingD1(d1: D1Database, failAt: number): { d1: D1Database; executed: 
         if (typeof value !== "function") return value;
         if (property === "bind") return (...args: unknown[]) => wrapStatement(value.apply(target, args));
         if (["run", "all", "first", "raw"].includes(String(property))) {
-          return (...args: unknown[]) => {
-            tick();
+          return async (...args: unknown[]) => {
+            await before();
             return value.apply(target, args);
           };
         }
@@ -34,8 +34,8 @@ function failingD1(d1: D1Database, failAt: number): { d1: D1Database; executed: 
     });
   const wrapped = {
     prepare: (sql: string) => wrapStatement(d1.prepare(sql)),
-    batch: (statements: D1PreparedStatement[]) => {
-      tick();
+    batch: async (statements: D1PreparedStatement[]) => {
+      await before();
       return d1.batch(statements);
     },
     exec: (sql: string) => d1.exec(sql),
@@ -43,6 +43,13 @@ function failingD1(d1: D1Database, failAt: number): { d1: D1Database; executed: 
     withSession: (c?: string) => d1.withSession(c),
   };
   return { d1: wrapped as unknown as D1Database, executed: () => executed };
+}
+
+/** A binding whose `failAt`-th statement execution (run/all/first/raw, or a batch) throws. */
+function failingD1(d1: D1Database, failAt: number): { d1: D1Database; executed: () => number } {
+  return interleavingD1(d1, failAt, async () => {
+    throw new Error(`D1_ERROR: injected failure at statement ${failAt}`);
+  });
 }
 
 const admin = { Authorization: `Bearer ${tokens.admin}`, "Content-Type": "application/json" };
@@ -109,41 +116,6 @@ describe("D1 failure at every statement of a purge", () => {
     }
   }, 120_000);
 });
-
-/** Runs `action` right before the `at`-th D1 call (statement or batch) of whoever uses the binding. */
-function interleavingD1(d1: D1Database, at: number, action: () => Promise<unknown>): { d1: D1Database; executed: () => number } {
-  let executed = 0;
-  const before = async () => {
-    executed++;
-    if (executed === at) await action();
-  };
-  const wrapStatement = (statement: D1PreparedStatement): D1PreparedStatement =>
-    new Proxy(statement, {
-      get(target, property) {
-        const value = Reflect.get(target, property);
-        if (typeof value !== "function") return value;
-        if (property === "bind") return (...args: unknown[]) => wrapStatement(value.apply(target, args));
-        if (["run", "all", "first", "raw"].includes(String(property))) {
-          return async (...args: unknown[]) => {
-            await before();
-            return value.apply(target, args);
-          };
-        }
-        return value.bind(target);
-      },
-    });
-  const wrapped = {
-    prepare: (sql: string) => wrapStatement(d1.prepare(sql)),
-    batch: async (statements: D1PreparedStatement[]) => {
-      await before();
-      return d1.batch(statements);
-    },
-    exec: (sql: string) => d1.exec(sql),
-    dump: () => d1.dump(),
-    withSession: (c?: string) => d1.withSession(c),
-  };
-  return { d1: wrapped as unknown as D1Database, executed: () => executed };
-}
 
 describe("a restore at every statement of a purge", () => {
   it("either the restore wins whole (purge 409, every row kept) or the purge does (restore 409, nothing left)", async () => {
