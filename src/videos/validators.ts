@@ -51,8 +51,9 @@ export function inspectJson(value: unknown, depthLimit: number): { tooDeep: bool
     if (next.value === null || typeof next.value !== "object") continue;
     const depth = next.depth + 1;
     if (depth > depthLimit) return { tooDeep: true, illFormedAt: null };
+    // An index loop, not map(): a sparse array (never from JSON, but from code) has holes map skips.
     const entries: [string, unknown][] = Array.isArray(next.value)
-      ? next.value.map((item, index) => [String(index), item])
+      ? Array.from({ length: next.value.length }, (_, index) => [String(index), (next.value as unknown[])[index]])
       : Object.entries(next.value);
     for (const [key, child] of entries) {
       if (!isWellFormed(key)) return { tooDeep: false, illFormedAt: [...next.path, key] };
