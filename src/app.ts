@@ -7,12 +7,15 @@ import { registerArchivalRoutes } from "./archival/routes";
 import { registerBackupRoutes } from "./backups/routes";
 import { registerHealthRoutes } from "./health/routes";
 import { registerJobRoutes } from "./maintenance/routes";
+import { requireSchemaReady } from "./migrations/readiness.service";
 import { registerMigrationRoutes } from "./migrations/routes";
 import { accessKeySetFor, anonymous, type Principal, principalFromAccessJwt, principalFromBearer } from "./platform/auth";
 import { type KeeperConfig, parseConfig } from "./platform/config";
 import { type AppDependencies, createContext, type KeeperEnv } from "./platform/context";
 import { KeeperError } from "./platform/errors";
+import { methodNotAllowed } from "./platform/method-not-allowed";
 import { problemResponse } from "./platform/problem";
+import { requireUtf8Body } from "./platform/utf8-body";
 import { registerSystemRoutes } from "./system/routes";
 import { registerDataApi } from "./videos";
 
@@ -55,9 +58,11 @@ export function createApp(deps: AppDependencies = {}) {
   });
 
   app.onError((error, c) => problemResponse(c, error));
-  app.notFound((c) =>
-    problemResponse(c, new KeeperError("NOT_FOUND", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`)),
-  );
+  app.notFound((c) => {
+    const pathname = new URL(c.req.url).pathname;
+    const wrongMethod = methodNotAllowed(app.routes, c.req.method, pathname);
+    return problemResponse(c, wrongMethod ?? new KeeperError("NOT_FOUND", `No route for ${c.req.method} ${pathname}`));
+  });
 
   app.use("*", requestId());
   app.use("*", async (c, next) => {
@@ -85,8 +90,9 @@ export function createApp(deps: AppDependencies = {}) {
       throw new KeeperError("PAYLOAD_TOO_LARGE", `The body must be at most ${MAX_BODY_BYTES} bytes`);
     },
   });
-  app.use("/v1/*", limit);
-  app.use("/admin/*", limit);
+  app.use("/v1/*", limit, requireUtf8Body());
+  app.use("/v1/*", requireSchemaReady());
+  app.use("/admin/*", limit, requireUtf8Body());
 
   registerSystemRoutes(app);
   registerDataApi(app);
@@ -107,7 +113,7 @@ export function createApp(deps: AppDependencies = {}) {
       title: "d1-keeper",
       version: "1.0.0",
       description:
-        "Front door and operator of the video app's D1 database. Every operation lists its required scope in `x-keeper-scope`.",
+        "Front door and operator of the video app's D1 database. Every operation lists its required scope in `x-keeper-scope`. Query parameters an operation does not declare are refused with 400 naming them; integers in query strings are decimal digits only; a method a path does not support answers 405 with `Allow`. Data routes answer 503 `schema-not-ready` while the database schema differs from the Worker's migrations.",
     },
   });
   app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "d1-keeper API" }));

@@ -46,6 +46,7 @@ export function registerHealth(program: Command, context: CommandContext) {
                 : `limit in ${report.growth.days_until_limit.toFixed(1)} days`,
             ],
             ["round trip", `${report.binding.round_trip_ms} ms`],
+            ["schema", report.schema?.summary ?? "not reported"],
           ]),
         ].join("\n"),
       );

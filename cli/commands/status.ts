@@ -6,7 +6,16 @@ interface Status {
   environment: string;
   time: string;
   database: { reachable: boolean; round_trip_ms: number; size_bytes: number | null; served_by_region: string | null };
-  schema: { migrated: boolean; version: string | null; applied_count: number; last_applied_at: string | null };
+  schema: {
+    migrated: boolean;
+    version: string | null;
+    applied_count: number;
+    last_applied_at: string | null;
+    ready: boolean;
+    pending_count: number;
+    pending: string[];
+    unknown_applied: string[];
+  };
   principal: { actor: string; scopes: string[] };
 }
 
@@ -27,6 +36,21 @@ export function registerStatus(program: Command, context: CommandContext) {
             status.schema.migrated ? `${status.schema.version} (${status.schema.applied_count} applied)` : "not migrated",
           ],
           ["last applied", status.schema.last_applied_at],
+          [
+            "pending",
+            status.schema.ready
+              ? "none: the schema matches this Worker"
+              : [
+                  status.schema.pending_count > 0
+                    ? `${status.schema.pending_count} migrations pending (${status.schema.pending.join(", ")})`
+                    : "",
+                  status.schema.unknown_applied.length > 0
+                    ? `applied but unknown to this Worker: ${status.schema.unknown_applied.join(", ")}`
+                    : "",
+                ]
+                  .filter(Boolean)
+                  .join("; ") + " — data routes answer 503; run keeper migrate apply",
+          ],
           ["you are", `${status.principal.actor} [${status.principal.scopes.join(", ")}]`],
         ]),
       );

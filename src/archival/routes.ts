@@ -1,6 +1,7 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { KeeperEnv } from "../platform/context";
 import { KeeperError } from "../platform/errors";
+import { decimalInteger } from "../platform/query-params";
 import { jsonBody as body, jsonContent as json, keeperRoute, problems } from "../platform/route";
 import { pageOf, Video } from "../videos/present";
 import { idString, PageQuery } from "../videos/validators";
@@ -139,7 +140,7 @@ export const listArchivedRoute = keeperRoute({
     query: z.object({
       video_id: idString.optional(),
       conversation_id: idString.optional(),
-      limit: z.coerce.number().int().min(1).max(500).default(100),
+      limit: decimalInteger(1, 500).default(100),
     }),
   },
   responses: { 200: json("Archived conversations", z.object({ items: z.array(ArchivedConversation) })) },
@@ -205,8 +206,8 @@ export const policiesStatusRoute = keeperRoute({
   summary: "What each retention policy would do now, and its last run",
   request: {
     query: z.object({
-      archive_days: z.coerce.number().int().min(1).max(3650).optional(),
-      delete_days: z.coerce.number().int().min(1).max(3650).optional(),
+      archive_days: decimalInteger(1, 3650).optional(),
+      delete_days: decimalInteger(1, 3650).optional(),
     }),
   },
   responses: { 200: json("Policy status", Loose) },

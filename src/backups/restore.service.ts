@@ -43,13 +43,15 @@ async function existingRows(d1: D1Database, names: string[]) {
 async function* statementsOf(ctx: AppContext, manifest: Manifest, kind: "schema" | "data" | "extras", tables: Set<string>) {
   for (const object of manifest.objects) {
     if (object.kind !== kind || (object.table && !tables.has(object.table))) continue;
-    // A statement ends with ";" at the end of a line (rows never span lines; see sql-render.ts).
+    // A statement ends with ";" at the end of a line (rows never span lines; see sql-render.ts),
+    // except inside a trigger, whose body statements end with ";" too: it ends with "END;".
     let statement: string[] = [];
     for await (const lines of readObjectLines(ctx, object)) {
       for (const line of lines) {
         if (line.length === 0 && statement.length === 0) continue;
         statement.push(line);
-        if (line.endsWith(";")) {
+        const inTrigger = /^\s*CREATE\s+(TEMP\s+|TEMPORARY\s+)?TRIGGER\b/i.test(statement[0]);
+        if (inTrigger ? /\bEND;$/i.test(line) : line.endsWith(";")) {
           yield statement.join("\n");
           statement = [];
         }

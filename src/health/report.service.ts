@@ -1,3 +1,4 @@
+import { checkSchemaReadiness } from "../migrations/readiness.service";
 import type { AppContext } from "../platform/context";
 import {
   bindingCheck,
@@ -29,6 +30,7 @@ export async function healthReport({ ctx }: { ctx: AppContext }) {
   const size = binding.size_bytes ?? latest?.size_bytes ?? 0;
   const growthFigures = growth(snapshots, now, size, sizeLimit(ctx.env as unknown as Record<string, unknown>));
   const indexes = await indexCheck(ctx);
+  const schema = await checkSchemaReadiness({ ctx });
   const facts = {
     integrityOk: latest ? latest.quick_check.length === 1 && latest.quick_check[0] === "ok" : true,
     foreignKeysOn: await foreignKeysOn(ctx),
@@ -39,6 +41,9 @@ export async function healthReport({ ctx }: { ctx: AppContext }) {
     failedRuns24h: await failedRunCount(ctx, now - DAY),
     daysUntilLimit: growthFigures.days_until_limit,
     hotQueryFullScans: indexes.full_scans,
+    apiRuleViolations: latest?.rule_violations ?? 0,
+    pendingMigrations: schema.pending.length,
+    unknownAppliedMigrations: schema.unknown_applied.length,
   };
   const scored = scoreHealth(facts);
   return {
@@ -47,6 +52,12 @@ export async function healthReport({ ctx }: { ctx: AppContext }) {
     status: scored.status,
     checks: scored.checks,
     facts,
+    schema: {
+      ...schema,
+      summary: schema.ready
+        ? "schema matches the Worker's migrations"
+        : `${schema.pending.length} migration(s) pending, ${schema.unknown_applied.length} unknown to this Worker: data routes answer 503`,
+    },
     size: {
       bytes: size,
       limit_bytes: growthFigures.limit_bytes,
@@ -73,7 +84,7 @@ export async function takeSnapshot(ctx: AppContext) {
   const size = (await bindingCheck(ctx)).size_bytes ?? 0;
   await ctx.d1
     .prepare(
-      "INSERT OR REPLACE INTO keeper_health_snapshots (at, size_bytes, row_counts, quick_check, foreign_key_violations) VALUES (?, ?, ?, ?, ?)",
+      "INSERT OR REPLACE INTO keeper_health_snapshots (at, size_bytes, row_counts, quick_check, foreign_key_violations, rule_violations) VALUES (?, ?, ?, ?, ?, ?)",
     )
     .bind(
       at,
@@ -81,6 +92,7 @@ export async function takeSnapshot(ctx: AppContext) {
       JSON.stringify(counts),
       JSON.stringify(integrity.quick_check),
       JSON.stringify(integrity.foreign_key_violations),
+      integrity.invariants.api_rule_violations,
     )
     .run();
   const report = await healthReport({ ctx });

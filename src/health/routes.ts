@@ -2,6 +2,7 @@ import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { listBackups, summarize } from "../backups/catalog.service";
 import { listRuns, runExclusive } from "../maintenance/runs";
 import type { KeeperEnv } from "../platform/context";
+import { decimalInteger } from "../platform/query-params";
 import { jsonContent as json, keeperRoute } from "../platform/route";
 import { deliver, webhookUrls } from "./alerts";
 import { bindingCheck, indexCheck, integrityCheck, recentSnapshots } from "./checks.service";
@@ -11,13 +12,8 @@ import { healthReport, queryStatistics, slowQueries, takeSnapshot } from "./repo
 
 const Loose = z.record(z.string(), z.unknown());
 const Window = z.object({
-  hours: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(24 * 30)
-    .default(24),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
+  hours: decimalInteger(1, 24 * 30).default(24),
+  limit: decimalInteger(1, 500).default(50),
 });
 
 const Check = z.object({
@@ -101,6 +97,13 @@ export const dashboardRoute = keeperRoute({
   scope: "read",
   tags: ["health"],
   summary: "The operator dashboard (HTML, no JavaScript)",
+  request: {
+    query: z.object({
+      token: z.string().optional().openapi({
+        description: "Development only (KEEPER_ENV=development): the bearer token, since a browser cannot send the header",
+      }),
+    }),
+  },
   responses: { 200: { description: "Dashboard", content: { "text/html": { schema: z.string() } } } },
 });
 

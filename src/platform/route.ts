@@ -3,6 +3,7 @@ import { createMiddleware } from "hono/factory";
 import { type RouteScope, requireScope } from "./auth";
 import type { KeeperEnv } from "./context";
 import { problemContentType } from "./problem";
+import { refuseUnknownQuery } from "./query-params";
 
 /** Enforces a route's scope before its validators run, so a stranger learns nothing about inputs. */
 export const scopeGuard = (scope: RouteScope) =>
@@ -42,12 +43,16 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => ({
 
 /** Error answers every route may give; routes add their own (404, 409, 422 …) on top. */
 const commonProblems = {
-  400: problem("Malformed request (bad JSON, bad query or path parameter)"),
+  400: problem(
+    "Malformed request: bad JSON or invalid UTF-8 in the body, a bad query or path parameter, or a query parameter the operation does not declare (each named in `errors`)",
+  ),
   401: problem("Missing or invalid credential"),
   403: problem("Credential lacks the required scope"),
   415: problem("Body is not application/json"),
   500: problem("Unexpected error"),
-  503: problem("D1 overloaded; retry after the Retry-After seconds"),
+  503: problem(
+    "D1 overloaded, or (data routes) the database schema differs from the Worker's migrations: type `urn:d1-keeper:problem:schema-not-ready` with `pending` and `unknown_applied` names. Retry after the Retry-After seconds",
+  ),
 } as const;
 
 export const problems = {
@@ -68,11 +73,16 @@ export function keeperRoute<const R extends Omit<RouteConfig, "middleware" | "se
   const { scope, ...route } = config;
   // A route that takes a body can always answer "too large" and "does not match the schema".
   const bodyProblems = route.request?.body ? { 413: problems[413], 422: problems[422] } : {};
+  const query = route.request?.query;
+  const declaredQuery = query instanceof z.ZodObject ? Object.keys(query.shape) : [];
   return createRoute({
     ...route,
     responses: { ...commonProblems, ...bodyProblems, ...route.responses },
-    middleware: [scopeGuard(scope)] as const,
+    middleware: [scopeGuard(scope), refuseUnknownQuery(declaredQuery)] as const,
     security: scope === "public" ? [] : [{ bearerAuth: [] }],
     "x-keeper-scope": scope,
-  } as unknown as R & { middleware: [ReturnType<typeof scopeGuard>]; responses: R["responses"] & typeof commonProblems });
+  } as unknown as R & {
+    middleware: [ReturnType<typeof scopeGuard>, ReturnType<typeof refuseUnknownQuery>];
+    responses: R["responses"] & typeof commonProblems;
+  });
 }

@@ -96,6 +96,8 @@ describe("report, checks and snapshot", () => {
       "failed_runs",
       "growth",
       "hot_query_scans",
+      "api_rules",
+      "schema",
     ]);
     const integrity = await (await call("GET", "/admin/health/integrity", { token: "read" })).json<{
       ok: boolean;

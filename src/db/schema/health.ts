@@ -54,6 +54,8 @@ export const healthSnapshots = sqliteTable(
     foreignKeyViolations: text("foreign_key_violations").notNull(),
     score: integer("score"),
     status: text("status"),
+    /** Stored rows breaking the data API's rules then (src/videos/stored-rules.ts); null before it was counted. */
+    ruleViolations: integer("rule_violations"),
   },
   () => [check("keeper_health_snapshots_counts_json", sql`json_valid("row_counts") AND json_valid("foreign_key_violations")`)],
 );
