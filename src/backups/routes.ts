@@ -28,6 +28,7 @@ const Summary = z
 export const createBackupRoute = keeperRoute({
   method: "post",
   path: "/admin/backups",
+  operationId: "backups.create",
   scope: "admin",
   tags: ["backups"],
   summary: "Back up every table to R2 (resumes an unfinished backup first)",
@@ -56,6 +57,7 @@ export const createBackupRoute = keeperRoute({
 export const listBackupsRoute = keeperRoute({
   method: "get",
   path: "/admin/backups",
+  operationId: "backups.list",
   scope: "read",
   tags: ["backups"],
   summary: "Complete backups (those with a manifest), newest first",
@@ -65,6 +67,7 @@ export const listBackupsRoute = keeperRoute({
 export const showBackupRoute = keeperRoute({
   method: "get",
   path: "/admin/backups/{id}",
+  operationId: "backups.get",
   scope: "read",
   tags: ["backups"],
   summary: "A backup's manifest",
@@ -75,6 +78,7 @@ export const showBackupRoute = keeperRoute({
 export const downloadBackupRoute = keeperRoute({
   method: "get",
   path: "/admin/backups/{id}/download",
+  operationId: "backups.download",
   scope: "admin",
   tags: ["backups"],
   summary:
@@ -92,6 +96,7 @@ export const downloadBackupRoute = keeperRoute({
 export const verifyBackupRoute = keeperRoute({
   method: "post",
   path: "/admin/backups/{id}/verify",
+  operationId: "backups.verify",
   scope: "admin",
   tags: ["backups"],
   summary: "Re-read every object: sha256, decompression and row counts against the manifest",
@@ -108,6 +113,7 @@ export const verifyBackupRoute = keeperRoute({
 export const restoreBackupRoute = keeperRoute({
   method: "post",
   path: "/admin/backups/{id}/restore",
+  operationId: "backups.restore",
   scope: "admin",
   tags: ["backups"],
   summary: "Restore into SCRATCH_DB (default) or the main database, then compare digests with the manifest",
@@ -142,6 +148,7 @@ export const restoreBackupRoute = keeperRoute({
 export const pruneBackupsRoute = keeperRoute({
   method: "post",
   path: "/admin/backups/prune",
+  operationId: "backups.prune",
   scope: "admin",
   tags: ["backups"],
   summary: "Delete backups no retention rule keeps (never the newest), and leftovers of failed runs",
@@ -156,6 +163,7 @@ export const pruneBackupsRoute = keeperRoute({
 export const drillRoute = keeperRoute({
   method: "post",
   path: "/admin/backups/drill",
+  operationId: "backups.drill",
   scope: "admin",
   tags: ["backups"],
   summary: "Restore drill: the newest backup into SCRATCH_DB, digests compared with the manifest",

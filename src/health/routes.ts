@@ -32,26 +32,57 @@ const Report = z
   .passthrough()
   .openapi("HealthReport");
 
-const get = (path: string, summary: string, schema: z.ZodType) =>
-  keeperRoute({ method: "get", path, scope: "read", tags: ["health"], summary, responses: { 200: json(summary, schema) } });
+const get = (path: string, operationId: `health.${string}`, summary: string, schema: z.ZodType) =>
+  keeperRoute({
+    method: "get",
+    path,
+    operationId,
+    scope: "read",
+    tags: ["health"],
+    summary,
+    responses: { 200: json(summary, schema) },
+  });
 
-export const reportRoute = get("/admin/health", "Health report: score, status and every check's contribution", Report);
-export const sizeRoute = get("/admin/health/size", "Size now, rows per table (last snapshot), and the size limit", Loose);
+export const reportRoute = get(
+  "/admin/health",
+  "health.report",
+  "Health report: score, status and every check's contribution",
+  Report,
+);
+export const sizeRoute = get(
+  "/admin/health/size",
+  "health.size",
+  "Size now, rows per table (last snapshot), and the size limit",
+  Loose,
+);
 export const growthRoute = get(
   "/admin/health/growth",
+  "health.growth",
   "Growth per day over the last day and week, and days until the limit",
   Loose,
 );
 export const integrityRoute = get(
   "/admin/health/integrity",
+  "health.integrity",
   "PRAGMA quick_check, foreign_key_check and the schema's invariants (live)",
   Loose,
 );
-export const indexesRoute = get("/admin/health/indexes", "Every index, and the plan of each hot API query", Loose);
-export const bindingRoute = get("/admin/health/binding", "Round trip of a trivial query and where D1 served it", Loose);
+export const indexesRoute = get(
+  "/admin/health/indexes",
+  "health.indexes",
+  "Every index, and the plan of each hot API query",
+  Loose,
+);
+export const bindingRoute = get(
+  "/admin/health/binding",
+  "health.binding",
+  "Round trip of a trivial query and where D1 served it",
+  Loose,
+);
 export const queriesRoute = keeperRoute({
   method: "get",
   path: "/admin/health/queries",
+  operationId: "health.queries",
   scope: "read",
   tags: ["health"],
   summary: "Query statistics per normalized statement: calls, mean, p50/p95 bounds, max, rows read per row returned",
@@ -61,6 +92,7 @@ export const queriesRoute = keeperRoute({
 export const slowQueriesRoute = keeperRoute({
   method: "get",
   path: "/admin/health/slow-queries",
+  operationId: "health.slowQueries",
   scope: "read",
   tags: ["health"],
   summary: "The slow-query log: over SLOW_QUERY_MS, or reading far more rows than returned",
@@ -71,6 +103,7 @@ export const slowQueriesRoute = keeperRoute({
 export const snapshotRoute = keeperRoute({
   method: "post",
   path: "/admin/health/snapshot",
+  operationId: "health.snapshot",
   scope: "admin",
   tags: ["health"],
   summary: "Take the hourly snapshot now (exact counts, quick_check, foreign_key_check)",
@@ -80,6 +113,7 @@ export const snapshotRoute = keeperRoute({
 export const testWebhookRoute = keeperRoute({
   method: "post",
   path: "/admin/health/test-webhook",
+  operationId: "health.testWebhook",
   scope: "admin",
   tags: ["health"],
   summary: "Send a signed test alert to every configured webhook",
@@ -89,6 +123,7 @@ export const testWebhookRoute = keeperRoute({
 export const metricsRoute = keeperRoute({
   method: "get",
   path: "/metrics",
+  operationId: "health.metrics",
   scope: "read",
   tags: ["health"],
   summary: "Prometheus metrics (text exposition format)",
@@ -98,6 +133,7 @@ export const metricsRoute = keeperRoute({
 export const dashboardRoute = keeperRoute({
   method: "get",
   path: "/admin/dashboard",
+  operationId: "health.dashboard",
   scope: "read",
   tags: ["health"],
   summary: "The operator dashboard (HTML, no JavaScript)",

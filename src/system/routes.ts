@@ -27,6 +27,7 @@ const Status = z
 export const statusRoute = keeperRoute({
   method: "get",
   path: "/admin/status",
+  operationId: "system.status",
   scope: "read",
   tags: ["system"],
   summary: "Reachability of D1 and the applied schema version",
@@ -36,7 +37,9 @@ export const statusRoute = keeperRoute({
 export const livenessRoute = keeperRoute({
   method: "get",
   path: "/healthz",
+  operationId: "system.liveness",
   scope: "public",
+  usesDatabase: false,
   tags: ["system"],
   summary: "Liveness probe: the Worker answers (it does not touch D1)",
   responses: { 200: { description: "Alive", content: { "application/json": { schema: z.object({ ok: z.literal(true) }) } } } },
