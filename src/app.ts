@@ -20,6 +20,9 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 /** Routes outside the OpenAPI document. Each is public; the auth test checks this list is complete. */
 export const undocumentedPublicRoutes = ["GET /openapi.json", "GET /docs"] as const;
 
+/** Where [assets] serves @scalar/api-reference's standalone bundle (copied there by wrangler's [build]). */
+export const scalarScriptPath = "/vendor/scalar-api-reference.js";
+
 /** Every tag an operation uses, in the order the reference shows them. */
 export const documentTags = [
   { name: "system", description: "Liveness, and whether D1 answers with the expected schema" },
@@ -124,6 +127,17 @@ export function createApp(deps: AppDependencies = {}) {
     servers: [{ url: "/", description: "The Worker serving this document" }],
     tags: documentTags,
   });
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "d1-keeper API" }));
+  app.get(
+    "/docs",
+    Scalar({
+      url: "/openapi.json",
+      pageTitle: "d1-keeper API",
+      // The reference UI's script is served by this Worker's static assets (wrangler.toml [assets]),
+      // never a CDN: the page works air-gapped and under a strict CSP. Its bundled fonts are used
+      // instead of fonts.scalar.com.
+      cdn: scalarScriptPath,
+      withDefaultFonts: false,
+    }),
+  );
   return app;
 }

@@ -1,47 +1,25 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { chromium } from "playwright-core";
 import { adminToken, ensureDevVars, root, startWranglerDev } from "../../bench/harness";
+import { checklist, launchBrowser } from "./browser";
 
 /**
  * npm run test:e2e — the dashboard in a real browser (Debian's chromium driven by playwright-core):
- * demo data loaded into a state folder of its own, `wrangler dev` on 8793 (stopped by PID whatever
+ * demo data loaded into a state folder of its own, `wrangler dev` on a free port (stopped by PID whatever
  * happens), the page opened as an operator would in local development (?token=) in a fresh profile
  * (playwright makes a temporary one per launch), the score read
  * from the rendered page and a screenshot taken and checked.
  */
-const browserPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-if (!existsSync(browserPath)) {
-  console.error(`no browser at ${browserPath}: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH`);
-  process.exit(1);
-}
-
 const state = mkdtempSync(path.join(tmpdir(), "keeper-e2e-state-"));
 const screenshot = path.join(root, "test-results", "dashboard.png");
-let failures = 0;
-const check = (ok: boolean, what: string) => {
-  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
-  if (!ok) failures++;
-};
+const { check, finish } = checklist();
 
 ensureDevVars();
 execFileSync("bash", ["scripts/load-demo-data.sh", "--persist-to", state], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
-const server = await startWranglerDev({ port: 8793, persistTo: state, vars: { KEEPER_ENV: "development" } });
-const browser = await chromium.launch({
-  executablePath: browserPath,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const server = await startWranglerDev({ persistTo: state, vars: { KEEPER_ENV: "development" } });
+const browser = await launchBrowser();
 try {
   const headers = { Authorization: `Bearer ${adminToken()}` };
   check(
@@ -72,8 +50,4 @@ try {
   await server.stop();
   rmSync(state, { recursive: true, force: true });
 }
-if (failures > 0) {
-  console.error(`${failures} check(s) failed`);
-  process.exit(1);
-}
-console.log("dashboard renders in chromium with the score visible");
+finish("dashboard renders in chromium with the score visible");

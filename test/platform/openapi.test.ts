@@ -63,3 +63,13 @@ describe("the OpenAPI document client generators read", () => {
       expect(operation.responses["503"].headers, route).toHaveProperty("Retry-After");
   });
 });
+
+describe("the API reference page", () => {
+  it("loads its script from the Worker's own assets, naming no other host", async () => {
+    const res = await call("GET", "/docs", { token: null });
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain('<script src="/vendor/scalar-api-reference.js">');
+    expect(html.match(/https?:\/\/[^\s"'<>)]+/g) ?? []).toEqual([]);
+  });
+});
