@@ -4,10 +4,12 @@ import up0000 from "../../drizzle/0000_initial_schema.sql";
 import up0001 from "../../drizzle/0001_add_video_tags.sql";
 import up0002 from "../../drizzle/0002_archival_tables.sql";
 import up0003 from "../../drizzle/0003_health_tables.sql";
+import up0004 from "../../drizzle/0004_query_totals.sql";
 import down0000 from "../../drizzle/down/0000_initial_schema.sql";
 import down0001 from "../../drizzle/down/0001_add_video_tags.sql";
 import down0002 from "../../drizzle/down/0002_archival_tables.sql";
 import down0003 from "../../drizzle/down/0003_health_tables.sql";
+import down0004 from "../../drizzle/down/0004_query_totals.sql";
 import type { MigrationFile } from "./catalog";
 
 export const bundledMigrationFiles: readonly MigrationFile[] = [
@@ -15,4 +17,5 @@ export const bundledMigrationFiles: readonly MigrationFile[] = [
   { name: "0001_add_video_tags.sql", up: up0001, down: down0001 },
   { name: "0002_archival_tables.sql", up: up0002, down: down0002 },
   { name: "0003_health_tables.sql", up: up0003, down: down0003 },
+  { name: "0004_query_totals.sql", up: up0004, down: down0004 },
 ];
