@@ -1,26 +1,44 @@
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { generateDataset } from "./dataset";
-import { adminToken, parseFlags, root, startWranglerDev } from "./harness";
+import {
+  adminToken,
+  localDatabaseFile,
+  parseFlags,
+  processTreeCpuSeconds,
+  root,
+  startWranglerDev,
+  summarize,
+  timedShell,
+} from "./harness";
 
 /**
  * npm run bench -- archival: purging soft-deleted videos with everything that belongs to them.
- * keeper's retention purge (chunked deletes through the Worker under wrangler dev) against a plain
- * `sqlite3` DELETE with ON DELETE CASCADE on a copy of the same database file, in the same run.
+ * keeper's retention purge (chunked deletes through the Worker under wrangler dev, as the cron or
+ * `keeper archive apply-policies` runs it) against its floor: one `DELETE` with ON DELETE CASCADE by
+ * the sqlite3 CLI. Each round starts both from fresh copies of the same generated database; rounds
+ * alternate which goes first. Wall and CPU seconds, CPU-ms per 1,000 rows, per-round ratios.
  *
- *   npx tsx bench/archival.bench.ts --videos 4000 --context 400000 --memory 100000
+ *   npx tsx bench/archival.bench.ts --videos 4000 --context 400000 --memory 100000 --rounds 3
+ *   npx tsx bench/archival.bench.ts --scale 0.1
  */
 const flags = parseFlags(process.argv.slice(2), {
   videos: "4000",
   context: "400000",
   memory: "100000",
+  scale: "1",
+  rounds: "3",
   out: path.join(root, "bench/results/archival.json"),
 });
+const scale = Number(flags.scale);
+if (!(scale > 0 && scale <= 4)) throw new Error("--scale must be in (0, 4]");
+const rounds = Number(flags.rounds);
+if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20)) throw new Error("--rounds must be a whole number from 1 to 20");
 const size = {
-  videos: Number(flags.videos),
-  context: Number(flags.context),
-  memory: Number(flags.memory),
+  videos: Math.round(Number(flags.videos) * scale),
+  context: Math.round(Number(flags.context) * scale),
+  memory: Math.round(Number(flags.memory) * scale),
   conversations: 0,
   messages: 0,
   deletedEvery: 2,
@@ -44,47 +62,85 @@ const doomedRows = Number(
 );
 console.error(`${doomed} soft-deleted videos, ${doomedRows} rows to purge`);
 
-// The peer: sqlite3 on a copy of the same file, one DELETE, cascading.
-const copy = path.join(work, "peer.sqlite");
-copyFileSync(file, copy);
-let since = performance.now();
-execFileSync("sqlite3", [copy, "PRAGMA foreign_keys = ON; DELETE FROM videos WHERE deleted_at IS NOT NULL;"]);
-const sqliteSeconds = (performance.now() - since) / 1000;
+interface Measured {
+  seconds: number;
+  cpuSeconds: number;
+}
 
-const server = await startWranglerDev({ persistTo: source, timeoutMs: 180_000 });
-let keeperSeconds = 0;
-let purged = 0;
-let rowsPurged = 0;
-try {
-  const headers = { Authorization: `Bearer ${adminToken()}`, "Content-Type": "application/json" };
-  since = performance.now();
-  for (;;) {
-    const res = (await (
-      await fetch(`${server.url}/admin/archival/apply-policies`, {
+/** The floor: sqlite3 on a fresh copy of the same file, one cascading DELETE. */
+function floorPurge(round: number): Measured {
+  const copy = path.join(work, `floor-${round}.sqlite`);
+  copyFileSync(file, copy);
+  const measured = timedShell(`sqlite3 '${copy}' 'PRAGMA foreign_keys = ON; DELETE FROM videos WHERE deleted_at IS NOT NULL;'`);
+  rmSync(copy, { force: true });
+  return measured;
+}
+
+/** keeper on a fresh copy of the whole local state: retention policy runs until nothing is left. */
+async function keeperPurge(round: number): Promise<Measured & { videos: number; rows: number; left: number }> {
+  const state = path.join(work, `keeper-${round}`);
+  cpSync(source, state, { recursive: true });
+  const server = await startWranglerDev({ persistTo: state, timeoutMs: 180_000 });
+  let videos = 0;
+  let purgedRows = 0;
+  let measured: Measured;
+  try {
+    const headers = { Authorization: `Bearer ${adminToken()}`, "Content-Type": "application/json" };
+    const cpuBefore = processTreeCpuSeconds(server.pid);
+    const since = performance.now();
+    for (;;) {
+      const response = await fetch(`${server.url}/admin/archival/apply-policies`, {
         method: "POST",
         headers,
         body: JSON.stringify({ confirm: true, deleteDays: 1, archive: false, cleanup: false, optimize: false }),
-      })
-    ).json()) as { run: { status: string; counts: { videos_purged: number; rows_purged: number } } };
-    purged += res.run.counts.videos_purged;
-    rowsPurged += res.run.counts.rows_purged;
-    if (res.run.status !== "partial") break;
+      });
+      const res = (await response.json()) as { run: { status: string; counts: { videos_purged: number; rows_purged: number } } };
+      if (!response.ok) throw new Error(`apply-policies failed: ${JSON.stringify(res)}`);
+      videos += res.run.counts.videos_purged;
+      purgedRows += res.run.counts.rows_purged;
+      if (res.run.status !== "partial") break;
+    }
+    measured = { seconds: (performance.now() - since) / 1000, cpuSeconds: processTreeCpuSeconds(server.pid) - cpuBefore };
+  } finally {
+    await server.stop();
   }
-  keeperSeconds = (performance.now() - since) / 1000;
-} finally {
-  await server.stop();
+  const left = Number(
+    execFileSync("sqlite3", [localDatabaseFile(state), "SELECT count(*) FROM videos WHERE deleted_at IS NOT NULL"], {
+      encoding: "utf8",
+    }).trim(),
+  );
+  rmSync(state, { recursive: true, force: true });
+  return { ...measured, videos, rows: purgedRows, left };
 }
-const left = Number(
-  execFileSync("sqlite3", [file, "SELECT count(*) FROM videos WHERE deleted_at IS NOT NULL"], { encoding: "utf8" }).trim(),
-);
+
+const roundsMeasured: { keeper: Awaited<ReturnType<typeof keeperPurge>>; floor: Measured }[] = [];
+for (let round = 0; round < rounds; round++) {
+  const keeperFirst = round % 2 === 1;
+  const floorFirst = keeperFirst ? null : floorPurge(round);
+  const keeper = await keeperPurge(round);
+  const floor = floorFirst ?? floorPurge(round);
+  roundsMeasured.push({ keeper, floor });
+  console.error(
+    `round ${round + 1}: keeper ${keeper.seconds.toFixed(2)} s (${keeper.rows} rows), sqlite3 ${floor.seconds.toFixed(2)} s`,
+  );
+  if (keeper.left !== 0 || keeper.rows !== doomedRows) {
+    throw new Error(`keeper left ${keeper.left} soft-deleted videos and purged ${keeper.rows} of ${doomedRows} rows`);
+  }
+}
+const describe = (list: Measured[]) => ({
+  seconds: summarize(list.map((m) => m.seconds)),
+  rows_per_s: summarize(list.map((m) => doomedRows / m.seconds)),
+  cpu_seconds: summarize(list.map((m) => m.cpuSeconds)),
+  cpu_ms_per_1000_rows: summarize(list.map((m) => (m.cpuSeconds * 1000) / (doomedRows / 1000))),
+});
 const results = {
   size,
-  videos_purged: purged,
-  rows_purged: rowsPurged,
-  left_behind: left,
-  keeper: { seconds: keeperSeconds, rows_per_s: rowsPurged / keeperSeconds },
-  sqlite_cascade_delete: { seconds: sqliteSeconds, rows_per_s: doomedRows / sqliteSeconds },
-  ratio_keeper_vs_sqlite: rowsPurged / keeperSeconds / (doomedRows / sqliteSeconds),
+  rounds,
+  videos_purged: roundsMeasured[0].keeper.videos,
+  rows_purged: doomedRows,
+  keeper: describe(roundsMeasured.map((r) => r.keeper)),
+  sqlite_cascade_delete: describe(roundsMeasured.map((r) => r.floor)),
+  ratios: { purge: summarize(roundsMeasured.map((r) => r.floor.seconds / r.keeper.seconds)) },
 };
 mkdirSync(path.dirname(flags.out), { recursive: true });
 writeFileSync(flags.out, `${JSON.stringify(results, null, 2)}\n`);

@@ -2,24 +2,40 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { generateDataset, referenceSize } from "./dataset";
-import { adminToken, localDatabaseFile, parseFlags, processTreeMemory, root, startWranglerDev } from "./harness";
+import {
+  adminToken,
+  type DevServer,
+  localDatabaseFile,
+  parseFlags,
+  processTreeCpuSeconds,
+  processTreeMemory,
+  root,
+  startWranglerDev,
+  summarize,
+  timedShell,
+} from "./harness";
 
 /**
- * npm run bench -- backups: on one generated database, keeper's backup against `sqlite3 .dump`
- * (the floor) and `wrangler d1 export --local`; keeper's restore against `sqlite3 < dump.sql` and
- * `wrangler d1 execute --local --file` of keeper's own (decompressed) dump. Rows/s, MB/s, peak
- * memory of the workerd process, and ratios — all from this one run.
+ * npm run bench -- backups: on one generated database, in interleaved rounds (alternating which
+ * goes first), keeper's backup against its floor `sqlite3 .dump` of the same file, and keeper's
+ * restore into SCRATCH_DB against its floor: `sqlite3` replaying keeper's own decompressed dump
+ * wrapped in one transaction. Wall and CPU seconds for each, CPU-ms per 1,000 rows, the ratio of
+ * throughputs per round (min/median/max), peak memory of workerd. With `--wrangler true`, once:
+ * `wrangler d1 export --local` and `wrangler d1 execute --file` of keeper's dump and of wrangler's.
  *
- *   npm run bench -- backups                       (reference: 20k videos, 1M context, 500k memory)
- *   npx tsx bench/backups.bench.ts --scale 0.25    (a quarter of it)
+ *   npm run bench -- backups                                 (reference: 20k videos, 1M context, 500k memory)
+ *   npx tsx bench/backups.bench.ts --scale 0.1 --rounds 3    (a tenth of it)
  */
 const flags = parseFlags(process.argv.slice(2), {
   scale: "1",
-  "skip-wrangler": "false",
+  rounds: "3",
+  wrangler: "false",
   out: path.join(root, "bench/results/backups.json"),
 });
 const scale = Number(flags.scale);
 if (!(scale > 0 && scale <= 4)) throw new Error("--scale must be in (0, 4]");
+const rounds = Number(flags.rounds);
+if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20)) throw new Error("--rounds must be a whole number from 1 to 20");
 const size = {
   ...referenceSize,
   videos: Math.round(referenceSize.videos * scale),
@@ -37,21 +53,132 @@ console.error(
 );
 const rows = size.videos + size.context + size.memory;
 const seconds = (since: number) => (performance.now() - since) / 1000;
-const results: Record<string, unknown> = { size, rows, database_bytes: statSync(file).size };
-
-// sqlite3 .dump: the floor.
+const results: Record<string, unknown> = { size, rows, rounds, database_bytes: statSync(file).size };
+const cpuMsPer1000Rows = (cpuSeconds: number) => (cpuSeconds * 1000) / (rows / 1000);
 let since = performance.now();
+
+const headers = { Authorization: `Bearer ${adminToken()}`, "Content-Type": "application/json" };
+
+interface Measured {
+  seconds: number;
+  cpuSeconds: number;
+}
+
+/** One complete keeper backup over HTTP (as `keeper backup create` does); CPU of the workerd tree. */
+async function keeperBackup(server: DevServer): Promise<Measured & { backupId: string; invocations: number }> {
+  const cpuBefore = processTreeCpuSeconds(server.pid);
+  const since = performance.now();
+  let created: { backup_id: string; complete: boolean; run: { status: string } };
+  let invocations = 0;
+  do {
+    invocations++;
+    const response = await fetch(`${server.url}/admin/backups`, { method: "POST", headers, body: "{}" });
+    created = (await response.json()) as typeof created;
+    if (!response.ok || created.run.status === "failed") throw new Error(`backup failed: ${JSON.stringify(created)}`);
+  } while (!created.complete);
+  return {
+    seconds: seconds(since),
+    cpuSeconds: processTreeCpuSeconds(server.pid) - cpuBefore,
+    backupId: created.backup_id,
+    invocations,
+  };
+}
+
+async function keeperRestore(server: DevServer, backupId: string): Promise<Measured & { verified: boolean }> {
+  const cpuBefore = processTreeCpuSeconds(server.pid);
+  const since = performance.now();
+  const response = await fetch(`${server.url}/admin/backups/${backupId}/restore`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ target: "scratch", force: true }),
+  });
+  const restored = (await response.json()) as { verified: boolean };
+  if (!response.ok) throw new Error(`restore failed: ${JSON.stringify(restored)}`);
+  return { seconds: seconds(since), cpuSeconds: processTreeCpuSeconds(server.pid) - cpuBefore, verified: restored.verified };
+}
+
 const sqliteDump = path.join(work, "sqlite.sql");
-execFileSync("sh", ["-c", `sqlite3 '${file}' .dump > '${sqliteDump}'`]);
-const sqliteDumpSeconds = seconds(since);
-results.sqlite_dump = { seconds: sqliteDumpSeconds, rows_per_s: rows / sqliteDumpSeconds, bytes: statSync(sqliteDump).size };
+const keeperSql = path.join(work, "keeper.sql");
+const floorDump = () => timedShell(`sqlite3 '${file}' .dump > '${sqliteDump}'`);
+const floorReplay = () => {
+  const target = path.join(work, "floor-restore.db");
+  rmSync(target, { force: true });
+  return timedShell(`{ echo 'BEGIN;'; cat '${keeperSql}'; echo 'COMMIT;'; } | sqlite3 '${target}'`);
+};
+
+const server = await startWranglerDev({ persistTo: source, timeoutMs: 180_000 });
+let peak = 0;
+const sampler = setInterval(() => {
+  const memory = processTreeMemory(server.pid);
+  peak = Math.max(peak, memory.byCommand.workerd ?? 0);
+}, 200);
+const backupRounds: { keeper: Measured; floor: Measured }[] = [];
+const restoreRounds: { keeper: Measured; floor: Measured; verified: boolean }[] = [];
+try {
+  let lastBackup = "";
+  for (let round = 0; round < rounds; round++) {
+    const keeperFirst = round % 2 === 1;
+    const floorFirst = keeperFirst ? null : floorDump();
+    const keeper = await keeperBackup(server);
+    const floor = floorFirst ?? floorDump();
+    lastBackup = keeper.backupId;
+    backupRounds.push({ keeper, floor });
+    console.error(
+      `backup round ${round + 1}: keeper ${keeper.seconds.toFixed(2)} s, sqlite3 .dump ${floor.seconds.toFixed(2)} s`,
+    );
+  }
+  const manifest = (await (await fetch(`${server.url}/admin/backups/${lastBackup}`, { headers })).json()) as {
+    totals: { rows: number; bytes: number; sql_bytes: number };
+  };
+  results.keeper_backup_manifest = { ...manifest.totals, workerd_peak_rss_bytes: peak };
+  const compressed = path.join(work, "keeper.sql.zst");
+  writeFileSync(
+    compressed,
+    Buffer.from(await (await fetch(`${server.url}/admin/backups/${lastBackup}/download`, { headers })).arrayBuffer()),
+  );
+  execFileSync("zstd", ["-q", "-f", "-d", compressed, "-o", keeperSql]);
+
+  peak = 0;
+  for (let round = 0; round < rounds; round++) {
+    const keeperFirst = round % 2 === 1;
+    const floorFirst = keeperFirst ? null : floorReplay();
+    const keeper = await keeperRestore(server, lastBackup);
+    const floor = floorFirst ?? floorReplay();
+    restoreRounds.push({ keeper, floor, verified: keeper.verified });
+    console.error(
+      `restore round ${round + 1}: keeper ${keeper.seconds.toFixed(2)} s, sqlite3 replay ${floor.seconds.toFixed(2)} s`,
+    );
+  }
+  results.keeper_restore_workerd_peak_rss_bytes = peak;
+} finally {
+  clearInterval(sampler);
+  await server.stop();
+}
+
+const describe = (list: Measured[]) => ({
+  seconds: summarize(list.map((m) => m.seconds)),
+  rows_per_s: summarize(list.map((m) => rows / m.seconds)),
+  cpu_seconds: summarize(list.map((m) => m.cpuSeconds)),
+  cpu_ms_per_1000_rows: summarize(list.map((m) => cpuMsPer1000Rows(m.cpuSeconds))),
+});
+results.keeper_backup = describe(backupRounds.map((r) => r.keeper));
+results.sqlite_dump = describe(backupRounds.map((r) => r.floor));
+results.keeper_restore = { ...describe(restoreRounds.map((r) => r.keeper)), verified: restoreRounds.every((r) => r.verified) };
+results.sqlite_replay_keeper_dump = describe(restoreRounds.map((r) => r.floor));
+// Each round's ratio of throughputs on the same rows: floor seconds ÷ keeper seconds.
+results.ratios = {
+  backup: summarize(backupRounds.map((r) => r.floor.seconds / r.keeper.seconds)),
+  restore: summarize(restoreRounds.map((r) => r.floor.seconds / r.keeper.seconds)),
+  backup_cpu: summarize(backupRounds.map((r) => r.keeper.cpuSeconds / r.floor.cpuSeconds)),
+  restore_cpu: summarize(restoreRounds.map((r) => r.keeper.cpuSeconds / r.floor.cpuSeconds)),
+};
 
 // wrangler d1 export --local (builds the dump in memory: expected to fail on big databases). It has
 // no --persist-to, so it runs in a scratch project whose .wrangler/state is the dataset's.
 const wranglerBin = path.join(root, "node_modules/.bin/wrangler");
 const exportProject = path.join(work, "export-project");
 const wranglerExport = path.join(work, "wrangler-export.sql");
-if (flags["skip-wrangler"] === "false") {
+if (flags.wrangler === "true") {
   mkdirSync(path.join(exportProject, ".wrangler"), { recursive: true });
   copyFileSync(path.join(root, "wrangler.toml"), path.join(exportProject, "wrangler.toml"));
   symlinkSync(source, path.join(exportProject, ".wrangler/state"));
@@ -78,89 +205,12 @@ if (flags["skip-wrangler"] === "false") {
         };
 }
 
-// keeper backup under wrangler dev, then restore into SCRATCH_DB.
-const server = await startWranglerDev({ persistTo: source, timeoutMs: 180_000 });
-const headers = { Authorization: `Bearer ${adminToken()}`, "Content-Type": "application/json" };
-let peak = 0;
-const sampler = setInterval(() => {
-  const memory = processTreeMemory(server.pid);
-  peak = Math.max(peak, memory.byCommand.workerd ?? 0);
-}, 200);
-try {
-  since = performance.now();
-  let created: { backup_id: string; complete: boolean; run: { status: string; counts: Record<string, number> } };
-  let invocations = 0;
-  do {
-    invocations++;
-    created = (await (
-      await fetch(`${server.url}/admin/backups`, { method: "POST", headers, body: "{}" })
-    ).json()) as typeof created;
-    if (created.run.status === "failed") throw new Error(`backup failed: ${JSON.stringify(created.run)}`);
-  } while (!created.complete);
-  const backupSeconds = seconds(since);
-  const manifest = (await (await fetch(`${server.url}/admin/backups/${created.backup_id}`, { headers })).json()) as {
-    totals: { rows: number; bytes: number; sql_bytes: number };
-  };
-  results.keeper_backup = {
-    seconds: backupSeconds,
-    invocations,
-    rows: manifest.totals.rows,
-    rows_per_s: manifest.totals.rows / backupSeconds,
-    sql_mb_per_s: manifest.totals.sql_bytes / 1e6 / backupSeconds,
-    compressed_bytes: manifest.totals.bytes,
-    sql_bytes: manifest.totals.sql_bytes,
-    workerd_peak_rss_bytes: peak,
-  };
-  const compressed = path.join(work, "keeper.sql.zst");
-  writeFileSync(
-    compressed,
-    Buffer.from(await (await fetch(`${server.url}/admin/backups/${created.backup_id}/download`, { headers })).arrayBuffer()),
-  );
-  execFileSync("zstd", ["-q", "-f", "-d", compressed, "-o", path.join(work, "keeper.sql")]);
-
-  peak = 0;
-  since = performance.now();
-  const restored = (await (
-    await fetch(`${server.url}/admin/backups/${created.backup_id}/restore`, {
-      method: "POST",
-      headers,
-      body: JSON.stringify({ target: "scratch", force: true }),
-    })
-  ).json()) as { verified: boolean };
-  const restoreSeconds = seconds(since);
-  results.keeper_restore = {
-    seconds: restoreSeconds,
-    rows_per_s: manifest.totals.rows / restoreSeconds,
-    verified: restored.verified,
-    workerd_peak_rss_bytes: peak,
-  };
-} finally {
-  clearInterval(sampler);
-  await server.stop();
-}
-
-// sqlite3 < dump: the restore floor.
-since = performance.now();
-execFileSync("sh", ["-c", `sqlite3 '${path.join(work, "restored.db")}' < '${sqliteDump}'`]);
-const sqliteRestore = seconds(since);
-results.sqlite_restore = { seconds: sqliteRestore, rows_per_s: rows / sqliteRestore };
-
 // keeper's dump replayed by wrangler (multi-row INSERTs) — against wrangler's own export, when it exists.
-if (flags["skip-wrangler"] === "false") {
+if (flags.wrangler === "true") {
   since = performance.now();
   const replay = spawnSync(
     path.join(root, "node_modules/.bin/wrangler"),
-    [
-      "d1",
-      "execute",
-      "DB",
-      "--local",
-      "--persist-to",
-      path.join(work, "replay"),
-      "--file",
-      path.join(work, "keeper.sql"),
-      "--yes",
-    ],
+    ["d1", "execute", "DB", "--local", "--persist-to", path.join(work, "replay"), "--file", keeperSql, "--yes"],
     { cwd: root, encoding: "utf8", env: { ...process.env, CI: "true" }, timeout: 30 * 60_000 },
   );
   const replaySeconds = seconds(since);
@@ -176,7 +226,7 @@ if (flags["skip-wrangler"] === "false") {
 }
 
 // wrangler's own export format (one INSERT per row) replayed the same way, when the export worked.
-if (flags["skip-wrangler"] === "false" && (results.wrangler_export as { ok: boolean }).ok) {
+if (flags.wrangler === "true" && (results.wrangler_export as { ok: boolean }).ok) {
   since = performance.now();
   const replay = spawnSync(
     wranglerBin,
@@ -196,13 +246,12 @@ if (flags["skip-wrangler"] === "false" && (results.wrangler_export as { ok: bool
 }
 
 const get = (key: string, field: string) => (results[key] as Record<string, number> | undefined)?.[field];
-results.ratios = {
-  keeper_backup_vs_sqlite_dump: (get("keeper_backup", "rows_per_s") ?? 0) / (get("sqlite_dump", "rows_per_s") ?? 1),
-  keeper_restore_vs_sqlite_restore: (get("keeper_restore", "rows_per_s") ?? 0) / (get("sqlite_restore", "rows_per_s") ?? 1),
-  keeper_backup_vs_wrangler_export: get("wrangler_export", "rows_per_s")
-    ? (get("keeper_backup", "rows_per_s") ?? 0) / (get("wrangler_export", "rows_per_s") ?? 1)
-    : null,
-};
+if (get("wrangler_export", "rows_per_s")) {
+  (results.ratios as Record<string, unknown>).keeper_backup_vs_wrangler_export =
+    rows /
+    (results.keeper_backup as { seconds: { median: number } }).seconds.median /
+    (get("wrangler_export", "rows_per_s") ?? 1);
+}
 mkdirSync(path.dirname(flags.out), { recursive: true });
 writeFileSync(flags.out, `${JSON.stringify(results, null, 2)}\n`);
 console.log(JSON.stringify(results, null, 2));

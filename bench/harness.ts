@@ -227,6 +227,21 @@ export function processTreeCpuSeconds(pid: number): number {
   return ticks / clockTicksPerSecond;
 }
 
+/**
+ * Runs a shell command line and measures it as its users run it: wall seconds, and the CPU seconds
+ * (user + system) of everything it started, as bash's `times` reports for its children.
+ */
+export function timedShell(commandLine: string): { seconds: number; cpuSeconds: number } {
+  const started = performance.now();
+  const out = execFileSync("bash", ["-c", `${commandLine}\ntimes`], { encoding: "utf8", maxBuffer: 1 << 20 });
+  const seconds = (performance.now() - started) / 1000;
+  // `times` prints two lines (the shell's own, then its children's): "0m1.234s 0m0.050s".
+  const children = out.trim().split("\n").at(-1) ?? "";
+  const parts = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  if (parts.length !== 2) throw new Error(`could not read CPU times of: ${commandLine}`);
+  return { seconds, cpuSeconds: parts[0] + parts[1] };
+}
+
 export interface Timing {
   runs: number[];
   median: number;

@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { generateDataset } from "./dataset";
 import { adminToken, parseFlags, root, startWranglerDev, timeRuns } from "./harness";
@@ -7,20 +7,24 @@ import { adminToken, parseFlags, root, startWranglerDev, timeRuns } from "./harn
  * npm run bench -- health: on a database with ≥ 1M context rows, the full health report's latency
  * (median of several runs, after a snapshot), and the query monitor's overhead on a hot data-API
  * read: the same request against two `wrangler dev` of the same Worker on the same data, one with
- * the monitor on (QUERY_MONITOR_SAMPLE_RATE=1) and one with it off (=0), interleaved.
+ * the monitor on (QUERY_MONITOR_SAMPLE_RATE=1) and one with it off (=0), each on its own copy of
+ * the data, interleaved.
  */
 const flags = parseFlags(process.argv.slice(2), {
   videos: "20000",
   context: "1000000",
   memory: "100000",
   runs: "7",
+  scale: "1",
   requests: "300",
   out: path.join(root, "bench/results/health.json"),
 });
+const scale = Number(flags.scale);
+if (!(scale > 0 && scale <= 4)) throw new Error("--scale must be in (0, 4]");
 const size = {
-  videos: Number(flags.videos),
-  context: Number(flags.context),
-  memory: Number(flags.memory),
+  videos: Math.round(Number(flags.videos) * scale),
+  context: Math.round(Number(flags.context) * scale),
+  memory: Math.round(Number(flags.memory) * scale),
   conversations: 0,
   messages: 0,
   deletedEvery: 50,
@@ -28,13 +32,15 @@ const size = {
 const work = path.join(root, "bench/.state/health");
 rmSync(work, { recursive: true, force: true });
 generateDataset(path.join(work, "db"), size);
+// Each server on its own copy: two workerd processes on one SQLite file contend for its lock.
+cpSync(path.join(work, "db"), path.join(work, "db-unwatched"), { recursive: true });
 const watched = await startWranglerDev({
   persistTo: path.join(work, "db"),
   vars: { QUERY_MONITOR_SAMPLE_RATE: "1" },
   timeoutMs: 180_000,
 });
 const unwatched = await startWranglerDev({
-  persistTo: path.join(work, "db"),
+  persistTo: path.join(work, "db-unwatched"),
   vars: { QUERY_MONITOR_SAMPLE_RATE: "0" },
   timeoutMs: 180_000,
 });
@@ -55,6 +61,7 @@ try {
   const one = async (url: string) => {
     const started = performance.now();
     const res = await fetch(`${url}${path_}`, { headers });
+    if (!res.ok) throw new Error(`read ${res.status}: ${await res.text()}`);
     await res.text();
     return performance.now() - started;
   };

@@ -35,6 +35,24 @@ function hex(buffer: ArrayBuffer, length: number): string {
     .slice(0, length);
 }
 
+const tokenKeys = { admin: "KEEPER_ADMIN_TOKEN", write: "KEEPER_WRITE_TOKEN", read: "KEEPER_READ_TOKEN" } as const;
+
+/** The configured tokens' digests, computed once per parsed configuration (one per env object). */
+const configuredDigests = new WeakMap<KeeperConfig, Promise<{ scope: Scope; digest: ArrayBuffer }[]>>();
+
+function digestsOf(config: KeeperConfig): Promise<{ scope: Scope; digest: ArrayBuffer }[]> {
+  let digests = configuredDigests.get(config);
+  if (!digests) {
+    digests = Promise.all(
+      (["admin", "write", "read"] as const).flatMap((scope) =>
+        config[tokenKeys[scope]].map(async (candidate) => ({ scope, digest: await digest(candidate) })),
+      ),
+    );
+    configuredDigests.set(config, digests);
+  }
+  return digests;
+}
+
 /**
  * Compares the presented token with every configured one, always all of them, on fixed-length
  * SHA-256 digests: neither the position of a mismatch nor which list matched leaks through timing.
@@ -42,12 +60,9 @@ function hex(buffer: ArrayBuffer, length: number): string {
 export async function principalFromBearer(token: string, config: KeeperConfig): Promise<Principal | null> {
   const presented = await digest(token);
   let matched: Scope | null = null;
-  for (const scope of ["admin", "write", "read"] as const) {
-    const key = scope === "admin" ? "KEEPER_ADMIN_TOKEN" : scope === "write" ? "KEEPER_WRITE_TOKEN" : "KEEPER_READ_TOKEN";
-    for (const candidate of config[key]) {
-      const equal = crypto.subtle.timingSafeEqual(presented, await digest(candidate));
-      if (equal && matched === null) matched = scope;
-    }
+  for (const candidate of await digestsOf(config)) {
+    const equal = crypto.subtle.timingSafeEqual(presented, candidate.digest);
+    if (equal && matched === null) matched = candidate.scope;
   }
   if (!matched) return null;
   return { actor: `token:${matched}:${hex(presented, 8)}`, scopes: grants[matched] };

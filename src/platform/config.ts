@@ -43,8 +43,17 @@ const configSchema = z
 
 export type KeeperConfig = z.output<typeof configSchema>;
 
-/** Validated on every request: a bad deployment answers a clear 500 problem, never a crash. */
+/**
+ * workerd hands every request of an isolate the same `env` object (equal by identity) for as long
+ * as the bindings stay the same, so a configuration that parsed once is kept per env object; a new
+ * deployment or a changed secret arrives as a new object and is parsed again.
+ */
+const parsedByEnv = new WeakMap<object, KeeperConfig>();
+
+/** Validated for every request (once per env object): a bad deployment answers a clear 500 problem, never a crash. */
 export function parseConfig(env: Record<string, unknown>): KeeperConfig {
+  const known = parsedByEnv.get(env);
+  if (known) return known;
   const parsed = configSchema.safeParse(env);
   if (!parsed.success) {
     throw new KeeperError("INTERNAL", "The Worker's configuration is invalid; fix its vars or secrets", {
@@ -54,5 +63,6 @@ export function parseConfig(env: Record<string, unknown>): KeeperConfig {
       })),
     });
   }
+  parsedByEnv.set(env, parsed.data);
   return parsed.data;
 }

@@ -21,15 +21,16 @@ import {
  * file contend for its lock). Samples are interleaved: every round runs both peers back to back,
  * alternating which goes first, after one unmeasured warm-up sample each. Reports requests/s
  * (min/median/max over the rounds), latency, CPU seconds of each workerd process tree, and the
- * keeper ÷ bare ratio of the medians. Checks nothing was lost: rows written = 2xx write responses.
+ * keeper ÷ bare ratio of each round (min/median/max). Checks nothing was lost: rows written = 2xx write responses.
  *
- *   npm run bench:load -- --seconds 5 --rounds 3 --connections 10
+ *   npm run bench:load -- --seconds 5 --rounds 3 --connections 10 [--scale 0.1]
  */
 
 const flags = parseFlags(process.argv.slice(2), {
   seconds: "5",
   rounds: "3",
   connections: "10",
+  scale: "1",
   work: path.join(root, "bench/.state/load"),
   out: path.join(root, "bench/results/load.json"),
 });
@@ -39,6 +40,16 @@ const connections = Number(flags.connections);
 if (!(seconds > 0 && seconds <= 120)) throw new Error("--seconds must be between 1 and 120");
 if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20)) throw new Error("--rounds must be a whole number from 1 to 20");
 if (!(connections > 0 && connections <= 100)) throw new Error("--connections must be between 1 and 100");
+const scale = Number(flags.scale);
+if (!(scale > 0 && scale <= 4)) throw new Error("--scale must be in (0, 4]");
+const size = {
+  videos: Math.max(200, Math.round(2000 * scale)),
+  context: Math.max(1000, Math.round(100_000 * scale)),
+  memory: 0,
+  conversations: 0,
+  messages: 0,
+  deletedEvery: 0,
+};
 
 interface Sample {
   requestsPerSecond: number;
@@ -103,12 +114,8 @@ ensureDevVars();
 const work = path.resolve(flags.work);
 const keeperState = path.join(work, "keeper");
 const bareState = path.join(work, "bare");
-console.error(`dataset: 2,000 videos, 100,000 context rows → ${keeperState} (and a copy for the bare peer)`);
-generateDataset(
-  keeperState,
-  { videos: 2000, context: 100_000, memory: 0, conversations: 0, messages: 0, deletedEvery: 0 },
-  { fresh: true },
-);
+console.error(`dataset: ${size.videos} videos, ${size.context} context rows → ${keeperState} (and a copy for the bare peer)`);
+generateDataset(keeperState, size, { fresh: true });
 rmSync(bareState, { recursive: true, force: true });
 cpSync(keeperState, bareState, { recursive: true });
 
@@ -140,7 +147,7 @@ try {
   }
 
   const describe = (list: Sample[]) => ({
-    requestsPerSecond: summarize(list.map((s) => s.requestsPerSecond)) as Timing,
+    requestsPerSecond: summarize(list.map((s) => s.requestsPerSecond)),
     latencyP50Ms: summarize(list.map((s) => s.latencyP50)),
     latencyP99Ms: summarize(list.map((s) => s.latencyP99)),
     cpuMsPerRequest: summarize(list.map((s) => (1000 * s.cpuSeconds) / Math.max(1, s.requestsPerSecond * seconds))),
@@ -153,8 +160,9 @@ try {
       { keeper: describe(samples[scenario].keeper), bare: describe(samples[scenario].bare) },
     ]),
   ) as Record<Scenario, Record<Peer, ReturnType<typeof describe>>>;
+  // Per round: keeper's throughput over the bare peer's in the same round; summarized over rounds.
   const ratio = (scenario: Scenario) =>
-    results[scenario].keeper.requestsPerSecond.median / results[scenario].bare.requestsPerSecond.median;
+    summarize(samples[scenario].keeper.map((s, round) => s.requestsPerSecond / samples[scenario].bare[round].requestsPerSecond));
 
   const rowsWritten: Record<Peer, number> = {
     keeper: await countMemory(servers.keeper.url, token, writeVideo),
@@ -165,10 +173,11 @@ try {
     date: new Date().toISOString(),
     seconds,
     rounds,
+    size,
     connections,
     peer: "bench/bare: Hono + D1, same SQL, no auth/validation/monitor, its own copy of the database",
     results,
-    ratios: { read: ratio("read"), write: ratio("write") },
+    ratios: { read: ratio("read"), write: ratio("write") } satisfies Record<Scenario, Timing>,
     nothingLost: {
       keeper: { rowsWritten: rowsWritten.keeper, responses2xx: writes2xx.keeper },
       bare: { rowsWritten: rowsWritten.bare, responses2xx: writes2xx.bare },
