@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { adminToken, ensureDevVars, root, startWranglerDev } from "../../bench/harness";
-import { checklist, launchBrowser } from "./browser";
+import { checklist, launchBrowser, offlinePage } from "./browser";
 
 /**
  * npm run test:e2e — the dashboard in a real browser (Debian's chromium driven by playwright-core):
@@ -26,7 +26,10 @@ try {
     (await fetch(`${server.url}/admin/health/snapshot`, { method: "POST", headers })).ok,
     "hourly snapshot taken through the API",
   );
-  const page = await browser.newPage({ javaScriptEnabled: false, viewport: { width: 1100, height: 900 } });
+  const { page, outside } = await offlinePage(browser, server.url, {
+    javaScriptEnabled: false,
+    viewport: { width: 1100, height: 900 },
+  });
   const response = await page.goto(`${server.url}/admin/dashboard?token=${encodeURIComponent(adminToken())}`);
   check(response?.status() === 200, `dashboard answers 200 (got ${response?.status()})`);
   const score = (await page.locator("#score").textContent())?.trim() ?? "";
@@ -38,6 +41,7 @@ try {
   check((await page.locator("table").count()) >= 2, "checks and runs tables rendered");
   check(await page.locator("text=Backups").isVisible(), "backups section rendered");
   await page.screenshot({ path: screenshot, fullPage: true });
+  check(outside.length === 0, `the page fetched nothing from outside the Worker (${outside.join(", ")})`);
   check(
     statSync(screenshot).size > 20_000,
     `screenshot written (${statSync(screenshot).size} bytes): ${path.relative(root, screenshot)}`,
