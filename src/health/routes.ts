@@ -1,6 +1,7 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { listBackups, summarize } from "../backups/catalog.service";
 import { listRuns, runExclusive } from "../maintenance/runs";
+import { getMigrationStatus } from "../migrations/status.service";
 import type { KeeperEnv } from "../platform/context";
 import { jsonContent as json, keeperRoute } from "../platform/route";
 import { deliver, webhookUrls } from "./alerts";
@@ -187,7 +188,10 @@ export function registerHealthRoutes(app: OpenAPIHono<KeeperEnv>) {
   app.openapi(dashboardRoute, async (c) => {
     const ctx = c.get("ctx");
     const report = await healthReport({ ctx });
-    const points = await recentSnapshots(ctx, ctx.now().getTime() - 7 * 86_400_000);
+    const now = ctx.now().getTime();
+    const points = await recentSnapshots(ctx, now - 7 * 86_400_000);
+    const indexes = await indexCheck(ctx);
+    const migrations = await getMigrationStatus({ ctx });
     const page = Dashboard({
       data: {
         time: report.time,
@@ -197,8 +201,26 @@ export function registerHealthRoutes(app: OpenAPIHono<KeeperEnv>) {
         sizeBytes: report.size.bytes,
         limitBytes: report.growth.limit_bytes,
         daysUntilLimit: report.growth.days_until_limit,
-        points: points.map((p) => ({ at: p.at, size_bytes: p.size_bytes })),
+        points: points.map((p) => ({ at: p.at, size_bytes: p.size_bytes, score: p.score })),
+        tables: Object.entries(report.size.row_counts ?? {})
+          .map(([name, rows]) => ({ name, rows }))
+          .sort((a, b) => b.rows - a.rows),
+        topQueries: (await queryStatistics({ ctx, input: { hours: 24, limit: 10 } })).map((q) => ({
+          ...q,
+          total_ms: q.mean_ms * q.calls,
+        })),
         slow: await slowQueries({ ctx, input: { hours: 24, limit: 20 } }),
+        indexes: {
+          total: indexes.indexes.length,
+          unused: indexes.indexes.filter((index) => !index.used_by_hot_queries).map((index) => index.name),
+          fullScans: indexes.hot_queries.filter((plan) => plan.full_scan),
+        },
+        migrations: {
+          current: migrations.current?.name ?? null,
+          applied: migrations.applied.length,
+          pending: migrations.pending.map((entry) => entry.name),
+          drift: migrations.drift.length,
+        },
         runs: await listRuns({ ctx, input: { limit: 15 } }),
         backups: (await listBackups({ ctx })).slice(0, 10).map(summarize),
       },
