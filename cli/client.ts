@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { parseEnv } from "node:util";
 import { createKeeperClient, type KeeperClient } from "../client/index.ts";
 
 /** A failure the CLI reports and exits 1 on (2 for usage errors). */
@@ -29,10 +30,9 @@ export function resolveToken(url: string, explicit?: string): string | undefined
   if (process.env.KEEPER_TOKEN) return process.env.KEEPER_TOKEN;
   const host = new URL(url).hostname;
   if (!localHosts.has(host) || !existsSync(".dev.vars")) return undefined;
-  const line = readFileSync(".dev.vars", "utf8")
-    .split("\n")
-    .find((entry) => entry.startsWith("KEEPER_ADMIN_TOKEN="));
-  return line?.slice("KEEPER_ADMIN_TOKEN=".length).replace(/^"|"$/g, "").split(",")[0]?.trim() || undefined;
+  // Node's own dotenv parser: quotes, comments and CRLF line endings.
+  const vars = parseEnv(readFileSync(".dev.vars", "utf8"));
+  return vars.KEEPER_ADMIN_TOKEN?.split(",")[0]?.trim() || undefined;
 }
 
 export interface ApiClient {

@@ -45,13 +45,17 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Exit codes scripts can rely on: 0 success, 1 failure, 2 usage error. */
+/**
+ * Exit codes scripts can rely on: 0 = done and nothing wrong, 1 = failed or done and found a problem,
+ * 2 = usage error. A command that completes but finds a problem (a critical report, a failed verify)
+ * prints its result and sets `process.exitCode = 1`; that code is what `main` returns.
+ */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   for (const command of program.commands) command.exitOverride();
   try {
     await program.parseAsync(argv, { from: "user" });
-    return 0;
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help")

@@ -2533,6 +2533,8 @@ export interface operations {
                      * @example 1
                      */
                     to?: number;
+                    /** @description The version the caller confirmed (a dry run's `from`); refused with 409 when the database is no longer at it */
+                    from?: string;
                     /** @default false */
                     dryRun?: boolean;
                     /** @default false */

@@ -126,8 +126,14 @@ export function registerMigrate(program: Command, context: CommandContext) {
       }
       if (!context.output().json) progress(renderSql(plan.steps));
       await confirmOrExit(`Roll back ${plan.steps.map((step) => step.name).join(", ")} (leaving ${plan.to})?`, options);
+      // Exactly what was confirmed: the plan's target, and only from the version the plan started at.
+      const confirmed = {
+        to: plan.to === null ? options.to : Number.parseInt(plan.to, 10),
+        from: plan.from ?? undefined,
+        force: options.force,
+      };
       const done = await client.call(
-        client.api.POST("/admin/migrations/rollback", { body: { ...request, dryRun: false, confirm: true } }),
+        client.api.POST("/admin/migrations/rollback", { body: { ...confirmed, dryRun: false, confirm: true } }),
       );
       emit(context.output(), done, () =>
         [`rolled back ${done.rolled_back?.join(", ")}`, `now at ${done.to}`, renderBookmark(done.bookmark)].join("\n"),

@@ -1,3 +1,4 @@
+import { DAY_MS, resolvePolicy } from "../archival/policy";
 import { openDatabase } from "../db/client";
 import { lastRun } from "../maintenance/runs";
 import type { AppContext } from "../platform/context";
@@ -30,12 +31,20 @@ export async function integrityCheck(ctx: AppContext) {
   const { results: fk } = await ctx.d1.prepare("PRAGMA foreign_key_check").all<{ table: string; parent: string }>();
   const violations: Record<string, number> = {};
   for (const row of fk) violations[row.table] = (violations[row.table] ?? 0) + 1;
-  const cutoff = ctx.now().getTime() - 7 * 86_400_000;
-  // Invariants no constraint can state: purges that are overdue, and conversations whose last
-  // activity is before their creation.
+  // Invariants no constraint can state: purges that are overdue (past the configured purge window,
+  // per category where one has its own), and conversations whose last activity is before their creation.
+  const policy = resolvePolicy(ctx.env as unknown as Record<string, unknown>);
+  const now = ctx.now().getTime();
+  const categoryCutoffs = Object.fromEntries(
+    Object.entries(policy.categories).map(([category, window]) => [category, now - window.deleteDays * DAY_MS]),
+  );
   const overdue = await ctx.d1
-    .prepare("SELECT count(*) AS n FROM videos WHERE deleted_at IS NOT NULL AND deleted_at < ?")
-    .bind(cutoff)
+    .prepare(
+      `SELECT count(*) AS n FROM videos
+       WHERE deleted_at IS NOT NULL
+         AND deleted_at < coalesce((SELECT value FROM json_each(?) WHERE key = videos.category), ?)`,
+    )
+    .bind(JSON.stringify(categoryCutoffs), now - policy.deleteDays * DAY_MS)
     .first<{ n: number }>();
   const backwards = await ctx.d1
     .prepare("SELECT count(*) AS n FROM conversations WHERE updated_at < created_at")

@@ -19,18 +19,20 @@ let lastWrite = 0;
 export const queryMonitor: NonNullable<AppDependencies["queryMonitor"]> = (d1, { config, now }) => {
   if (config.QUERY_MONITOR_SAMPLE_RATE < 1 && Math.random() >= config.QUERY_MONITOR_SAMPLE_RATE)
     return { d1, flush: async () => {} };
-  const recorder = new QueryRecorder(config.SLOW_QUERY_MS);
+  const recorder = new QueryRecorder(config.SLOW_QUERY_MS, () => now().getTime());
   return {
     d1: monitorD1(d1, recorder),
     flush: async () => {
       buffered.merge(recorder);
       const at = now().getTime();
-      if (at - lastWrite < config.QUERY_MONITOR_FLUSH_SECONDS * 1000 && buffered.stats.size < 100 && buffered.slow.length < 50)
+      // A slow or wide statement is written with the request that ran it: with little traffic the
+      // next flush could be hours away.
+      if (at - lastWrite < config.QUERY_MONITOR_FLUSH_SECONDS * 1000 && buffered.stats.size < 100 && buffered.slow.length === 0)
         return;
       const pending = buffered;
       buffered = new QueryRecorder(Number.POSITIVE_INFINITY);
       lastWrite = at;
-      const statements = pending.statements(d1, at);
+      const statements = pending.statements(d1);
       if (statements.length > 0) await d1.batch(statements);
     },
   };

@@ -10,6 +10,9 @@ export const LATENCY_BUCKETS = [5, 25, 100, 250, 1000] as const;
 export const WIDE_READ_FACTOR = 100;
 
 interface Aggregate {
+  statement: string;
+  /** The hour the calls ran in (ms since epoch, floored). */
+  hour: number;
   calls: number;
   totalMs: number;
   maxMs: number;
@@ -21,6 +24,8 @@ interface Aggregate {
 }
 
 interface SlowEntry {
+  /** When the statement ran, not when the entry was written. */
+  at: number;
   statement: string;
   durationMs: number;
   rowsRead: number;
@@ -39,13 +44,18 @@ export function normalizeStatement(sql: string): string {
     .slice(0, 1000);
 }
 
+const HOUR_MS = 3_600_000;
+
 export class QueryRecorder {
+  /** Per statement shape and the hour its calls ran in. */
   readonly stats = new Map<string, Aggregate>();
   readonly slow: SlowEntry[] = [];
   private readonly slowMs: number;
+  private readonly now: () => number;
 
-  constructor(slowMs: number) {
+  constructor(slowMs: number, now: () => number = () => Date.now()) {
     this.slowMs = slowMs;
+    this.now = now;
   }
 
   record(sql: string, meta: Partial<D1Meta> | undefined, elapsedMs: number, rowsReturned: number): void {
@@ -54,7 +64,12 @@ export class QueryRecorder {
     // monitor timed it; D1's own meta.duration only when our clock saw nothing (it advances on I/O).
     const durationMs = elapsedMs > 0 ? elapsedMs : (meta?.duration ?? 0);
     const rowsRead = meta?.rows_read ?? 0;
-    const aggregate = this.stats.get(statement) ?? {
+    const at = this.now();
+    const hour = Math.floor(at / HOUR_MS) * HOUR_MS;
+    const key = `${hour} ${statement}`;
+    const aggregate = this.stats.get(key) ?? {
+      statement,
+      hour,
       calls: 0,
       totalMs: 0,
       maxMs: 0,
@@ -76,16 +91,16 @@ export class QueryRecorder {
     const wide = rowsRead > 1000 && rowsRead > WIDE_READ_FACTOR * Math.max(rowsReturned, 1);
     if (slow) aggregate.slowCalls++;
     if ((slow || wide) && this.slow.length < 50)
-      this.slow.push({ statement, durationMs, rowsRead, rowsReturned, reason: slow ? "slow" : "wide" });
-    this.stats.set(statement, aggregate);
+      this.slow.push({ at, statement, durationMs, rowsRead, rowsReturned, reason: slow ? "slow" : "wide" });
+    this.stats.set(key, aggregate);
   }
 
   /** Adds another recorder's figures to this one's (to buffer several requests before one write). */
   merge(other: QueryRecorder): void {
-    for (const [statement, a] of other.stats) {
-      const mine = this.stats.get(statement);
+    for (const [key, a] of other.stats) {
+      const mine = this.stats.get(key);
       if (!mine) {
-        this.stats.set(statement, { ...a, buckets: [...a.buckets] });
+        this.stats.set(key, { ...a, buckets: [...a.buckets] });
         continue;
       }
       mine.calls += a.calls;
@@ -103,13 +118,12 @@ export class QueryRecorder {
   }
 
   /**
-   * One batch: an upsert per statement shape, one into the all-time totals, an insert per slow entry.
-   * Empty when nothing ran.
+   * One batch: an upsert per statement shape and hour, one into the all-time totals, an insert per
+   * slow entry. Empty when nothing ran.
    */
-  statements(raw: D1Database, now: number): D1PreparedStatement[] {
-    const hour = Math.floor(now / 3_600_000) * 3_600_000;
+  statements(raw: D1Database): D1PreparedStatement[] {
     const out: D1PreparedStatement[] = [];
-    for (const [statement, a] of this.stats) {
+    for (const a of this.stats.values()) {
       out.push(
         raw
           .prepare(
@@ -122,8 +136,8 @@ export class QueryRecorder {
                le_250 = le_250 + excluded.le_250, le_1000 = le_1000 + excluded.le_1000, le_inf = le_inf + excluded.le_inf`,
           )
           .bind(
-            statement,
-            hour,
+            a.statement,
+            a.hour,
             a.calls,
             a.totalMs,
             a.maxMs,
@@ -167,7 +181,7 @@ export class QueryRecorder {
           .prepare(
             "INSERT INTO keeper_query_slow (at, statement, duration_ms, rows_read, rows_returned, reason) VALUES (?, ?, ?, ?, ?, ?)",
           )
-          .bind(now, entry.statement, entry.durationMs, entry.rowsRead, entry.rowsReturned, entry.reason),
+          .bind(entry.at, entry.statement, entry.durationMs, entry.rowsRead, entry.rowsReturned, entry.reason),
       );
     }
     return out;
@@ -175,6 +189,18 @@ export class QueryRecorder {
 }
 
 type Recorded = { meta?: Partial<D1Meta>; results?: unknown[] };
+
+/**
+ * Result column names per SQL text, learned from the first raw() call of each statement in this
+ * isolate; "ambiguous" when two columns share a name (a join selecting `a.id` and `b.id`).
+ */
+const columnsBySql = new Map<string, string[] | "ambiguous">();
+const COLUMN_CACHE_LIMIT = 1000;
+
+function learnColumns(sql: string, columns: string[]): void {
+  if (columnsBySql.size >= COLUMN_CACHE_LIMIT) columnsBySql.clear();
+  columnsBySql.set(sql, new Set(columns).size === columns.length ? columns : "ambiguous");
+}
 
 class MonitoredStatement {
   readonly inner: D1PreparedStatement;
@@ -214,11 +240,30 @@ class MonitoredStatement {
     return (column === undefined ? row : row[column]) as T;
   }
 
+  /**
+   * Drizzle runs every select through raw(), and D1's raw() drops the result's meta. Once the
+   * statement's column names are known (and unique), it runs as all(), which keeps meta (rows_read),
+   * and the rows are rebuilt as arrays in column order, by name. The first call of each statement
+   * in an isolate, and statements with duplicate column names, run as raw() and record no rows read.
+   */
   async raw<T = unknown[]>(options?: { columnNames?: boolean }): Promise<T[]> {
     const started = performance.now();
-    const rows = options?.columnNames ? await this.inner.raw<T>({ columnNames: true }) : await this.inner.raw<T>();
+    const columns = columnsBySql.get(this.sql);
+    if (Array.isArray(columns)) {
+      const result = await this.inner.all<Record<string, unknown>>();
+      this.recorder.record(this.sql, result.meta, performance.now() - started, result.results.length);
+      // The same text can return other columns after a migration (`SELECT *`): learn them again.
+      const first = result.results[0];
+      const current = first && Object.keys(first).length !== columns.length ? Object.keys(first) : columns;
+      if (current !== columns) learnColumns(this.sql, current);
+      const rows = result.results.map((row) => current.map((column) => row[column]));
+      return (options?.columnNames ? [current, ...rows] : rows) as T[];
+    }
+    const withNames = await this.inner.raw<unknown[]>({ columnNames: true });
+    const [names, ...rows] = withNames;
     this.recorder.record(this.sql, undefined, performance.now() - started, rows.length);
-    return rows as T[];
+    if (columns === undefined && Array.isArray(names)) learnColumns(this.sql, names.map(String));
+    return (options?.columnNames ? withNames : rows) as T[];
   }
 }
 
@@ -231,8 +276,13 @@ export function monitorD1(d1: D1Database, recorder: QueryRecorder): D1Database {
       const sqls = statements.map((s) => (s instanceof MonitoredStatement ? s.sql : "(batch)"));
       const started = performance.now();
       const results = await d1.batch<T>(inner);
-      const elapsed = (performance.now() - started) / Math.max(results.length, 1);
-      for (const [i, result] of results.entries()) recorder.record(sqls[i], result.meta, elapsed, result.results?.length ?? 0);
+      // Each statement's own time is D1's meta.duration: spreading the batch's round trip evenly
+      // would hide a 390 ms statement among nine quick ones. The round trip only when meta has none.
+      const share = (performance.now() - started) / Math.max(results.length, 1);
+      for (const [i, result] of results.entries()) {
+        const own = result.meta?.duration;
+        recorder.record(sqls[i], result.meta, typeof own === "number" ? own : share, result.results?.length ?? 0);
+      }
       return results;
     },
     exec: async (query: string) => {

@@ -18,7 +18,7 @@ export interface Migration {
   downStatements: string[];
   /** Why the down file cannot be run, when it cannot (missing, an unfilled scaffold, empty). */
   downProblem: string | null;
-  /** sha256 of the up file's exact bytes (UTF-8), hex. */
+  /** sha256 of the up file's text (UTF-8) as `normalizeMigrationText` gives it, hex. */
   checksum: string;
 }
 
@@ -30,6 +30,16 @@ const migrationName = /^(\d+)_[A-Za-z0-9_.-]*\.sql$/;
 export function migrationNumber(name: string): number | null {
   const match = migrationName.exec(name);
   return match ? Number.parseInt(match[1], 10) : null;
+}
+
+/**
+ * The text a migration means, whatever checkout it came from: no byte-order mark, LF line endings
+ * (a Windows checkout writes CRLF). Checksums and statements are taken from this, so a line-ending
+ * change is not drift; an LF file without a BOM (what drizzle-kit writes) is unchanged, so checksums
+ * recorded before normalization still match.
+ */
+export function normalizeMigrationText(text: string): string {
+  return text.replace(/^\uFEFF/, "").replace(/\r\n?/g, "\n");
 }
 
 export async function sha256Hex(text: string): Promise<string> {
@@ -54,15 +64,17 @@ export async function loadMigrations(files: readonly MigrationFile[]): Promise<M
     if (file.up === null) continue;
     const number = migrationNumber(file.name);
     if (number === null) throw new Error(`${file.name} is not named NNNN_description.sql`);
+    const up = normalizeMigrationText(file.up);
+    const down = file.down === null ? null : normalizeMigrationText(file.down);
     migrations.push({
       number,
       name: file.name,
-      up: file.up,
-      down: file.down,
-      upStatements: splitMigrationSql(file.up),
-      downStatements: file.down ? splitMigrationSql(file.down) : [],
-      downProblem: downFileProblem(file.down),
-      checksum: await sha256Hex(file.up),
+      up,
+      down,
+      upStatements: splitMigrationSql(up),
+      downStatements: down ? splitMigrationSql(down) : [],
+      downProblem: downFileProblem(down),
+      checksum: await sha256Hex(up),
     });
   }
   const numbers = new Set<number>();

@@ -14,6 +14,12 @@ export interface RollbackInput {
    * every table, the audit log included) is never rolled back here: start from a fresh database instead.
    */
   to?: number;
+  /**
+   * The version the caller confirmed (its dry run's `from`). When the database has moved since
+   * (something was applied or rolled back in between), the rollback is refused rather than undoing
+   * something nobody confirmed.
+   */
+  from?: string;
   dryRun: boolean;
   confirm: boolean;
   force: boolean;
@@ -36,6 +42,12 @@ export async function rollbackMigrations({
   const state = await readState(target);
   const appliedNumbers = state.applied.map((entry) => entry.number).filter((n): n is number => n !== null);
   const current = state.current?.number ?? null;
+  if (input.from !== undefined && input.from !== (state.current?.name ?? null)) {
+    throw new KeeperError(
+      "CONFLICT",
+      `The database is at ${state.current?.name ?? "no version"}, not at ${input.from} as confirmed; nothing was rolled back. Look at the plan again.`,
+    );
+  }
   let to = input.to;
   if (to !== undefined) requireKnownVersion(target.migrations, to);
   else if (current !== null) {

@@ -140,6 +140,10 @@ export const rollbackMigrationsRoute = keeperRoute({
         to: migrationNumber
           .optional()
           .openapi({ description: "Keep migrations up to and including this number applied; default: roll back the newest one" }),
+        from: z.string().min(1).max(200).optional().openapi({
+          description:
+            "The version the caller confirmed (a dry run's `from`); refused with 409 when the database is no longer at it",
+        }),
         dryRun: z.boolean().default(false),
         confirm: z.boolean().default(false),
         force: z.boolean().default(false).openapi({ description: "Roll back even though status reports drift" }),

@@ -1,7 +1,7 @@
 /**
  * Turns a migration file into the statements D1 runs one by one in a batch. drizzle-kit writes
  * `--> statement-breakpoint` between statements; hand-written files may not, so each chunk is also
- * split on semicolons that are outside quotes, comments and trigger bodies (BEGIN … END).
+ * split on semicolons that are outside quotes, comments and trigger bodies (see `splitOnSemicolons`).
  * Pure string code: the Worker and the Node-side lint both use it.
  */
 export const statementBreakpoint = "--> statement-breakpoint";
@@ -56,18 +56,29 @@ function closingQuoteIndex(sql: string, start: number): number {
   return sql.length - 1;
 }
 
+const createTrigger = /^\s*CREATE\s+(TEMP\s+|TEMPORARY\s+)?TRIGGER\b/i;
+
+/**
+ * Splits on semicolons outside quotes, comments and trigger bodies. SQLite's grammar makes a trigger
+ * body `BEGIN (statement ;)+ END`, so the body ends at the first END that directly follows a body
+ * statement's semicolon; an END anywhere else (a CASE … END, a column `NEW.end`) and a BEGIN that
+ * is a column (`SET begin = 1`) leave the body open.
+ */
 function splitOnSemicolons(chunk: string): string[] {
   const statements: string[] = [];
   let current = "";
+  // The last character outside whitespace and comments: tells `NEW.end` (after ".") and a body's
+  // closing END (after ";") from other words.
+  let previous = "";
+  let inTriggerBody = false;
   let i = 0;
-  // Inside CREATE TRIGGER … BEGIN … END the body's semicolons belong to the trigger.
-  let triggerDepth = 0;
   while (i < chunk.length) {
     const char = chunk[i];
     if (char === "'" || char === '"' || char === "`" || char === "[") {
       const end = closingQuoteIndex(chunk, i);
       current += chunk.slice(i, end + 1);
       i = end + 1;
+      previous = char;
       continue;
     }
     if (char === "-" && chunk[i + 1] === "-") {
@@ -86,21 +97,23 @@ function splitOnSemicolons(chunk: string): string[] {
     }
     if (/[A-Za-z_]/.test(char) && (i === 0 || !/[A-Za-z0-9_$]/.test(chunk[i - 1]))) {
       const word = /^[A-Za-z_][A-Za-z0-9_$]*/.exec(chunk.slice(i))?.[0] ?? char;
-      const upper = word.toUpperCase();
-      if (upper === "BEGIN" && /\bCREATE\s+(TEMP\s+|TEMPORARY\s+)?TRIGGER\b/i.test(stripSqlComments(current))) triggerDepth++;
-      else if (upper === "CASE" && triggerDepth > 0) triggerDepth++;
-      else if (upper === "END" && triggerDepth > 0) triggerDepth--;
+      const keyword = previous === "." ? "" : word.toUpperCase();
+      if (keyword === "BEGIN" && !inTriggerBody && createTrigger.test(stripSqlComments(current))) inTriggerBody = true;
+      else if (keyword === "END" && inTriggerBody && previous === ";") inTriggerBody = false;
       current += word;
       i += word.length;
+      previous = "w";
       continue;
     }
-    if (char === ";" && triggerDepth === 0) {
+    if (char === ";" && !inTriggerBody) {
       statements.push(current);
       current = "";
+      previous = "";
       i++;
       continue;
     }
     current += char;
+    if (!/\s/.test(char)) previous = char;
     i++;
   }
   statements.push(current);

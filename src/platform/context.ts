@@ -2,7 +2,7 @@ import type { JWTVerifyGetKey } from "jose";
 import { type Database, openDatabase } from "../db/client";
 import { anonymous, type Principal } from "./auth";
 import type { KeeperConfig } from "./config";
-import { createLogger, type Logger } from "./logger";
+import { configuredSecrets, createLogger, type Logger } from "./logger";
 
 /**
  * Everything a service may use, handed in explicitly: no module-level singletons, and `now` and
@@ -65,6 +65,7 @@ export function createContext(
       ...config.KEEPER_READ_TOKEN,
       ...config.KEEPER_WRITE_TOKEN,
       ...config.KEEPER_ADMIN_TOKEN,
+      ...configuredSecrets(env as unknown as Record<string, unknown>),
     ]),
     fetch: deps.fetch ?? ((input, init) => fetch(input, init)),
     flushMonitoring: monitor?.flush ?? (async () => {}),

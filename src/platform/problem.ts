@@ -4,7 +4,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { classifyD1Error } from "../db/d1-errors";
 import type { AppContext } from "./context";
 import { type ErrorCode, errorCodes, KeeperError } from "./errors";
-import { createLogger } from "./logger";
+import { configuredSecrets, createLogger } from "./logger";
 
 export const problemContentType = "application/problem+json";
 
@@ -54,8 +54,10 @@ export function problemResponse(c: Context, thrown: unknown): Response {
   if (error.status >= 500) {
     const cause = error.cause instanceof Error ? error.cause : undefined;
     // The request's logger knows the configured tokens and scrubs them; before ctx exists (a bad
-    // config) there are no trustworthy tokens to scrub.
-    const logger = (c.get("ctx") as AppContext | undefined)?.logger ?? createLogger({ requestId });
+    // config) the raw env's secrets are scrubbed all the same.
+    const logger =
+      (c.get("ctx") as AppContext | undefined)?.logger ??
+      createLogger({ requestId }, configuredSecrets((c.env ?? {}) as Record<string, unknown>));
     logger.error("request failed", {
       code: error.code,
       detail: error.message,

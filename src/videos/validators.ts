@@ -98,8 +98,9 @@ export const ContextInput = z
   })
   .strict()
   .superRefine((input, ctx) => {
+    // Own keys only: "constructor" or "toString" are free-form context types, not Object.prototype's.
+    if (!Object.hasOwn(contextDataShapes, input.context_type)) return;
     const shape = contextDataShapes[input.context_type];
-    if (!shape) return;
     const result = shape.safeParse(input.data);
     if (!result.success) {
       for (const issue of result.error.issues) {

@@ -123,22 +123,37 @@ describe("keeper CLI", () => {
   });
 });
 
+/** Runs `check` in a fresh folder holding this .dev.vars, with KEEPER_TOKEN unset. */
+function inFolderWithDevVars(contents: string, check: () => void) {
+  const folder = mkdtempSync(path.join(tmpdir(), "keeper-cli-"));
+  writeFileSync(path.join(folder, ".dev.vars"), contents);
+  const cwd = process.cwd();
+  const saved = process.env.KEEPER_TOKEN;
+  delete process.env.KEEPER_TOKEN;
+  try {
+    process.chdir(folder);
+    check();
+  } finally {
+    process.chdir(cwd);
+    if (saved !== undefined) process.env.KEEPER_TOKEN = saved;
+  }
+}
+
 describe("token resolution", () => {
   it("falls back to .dev.vars only for a local URL", () => {
-    const folder = mkdtempSync(path.join(tmpdir(), "keeper-cli-"));
-    writeFileSync(path.join(folder, ".dev.vars"), 'KEEPER_ADMIN_TOKEN="local-admin,rotated"\n');
-    const cwd = process.cwd();
-    const saved = process.env.KEEPER_TOKEN;
-    delete process.env.KEEPER_TOKEN;
-    try {
-      process.chdir(folder);
+    inFolderWithDevVars('KEEPER_ADMIN_TOKEN="local-admin,rotated"\n', () => {
       assert.equal(resolveToken("http://127.0.0.1:8787"), "local-admin");
       assert.equal(resolveToken("https://keeper.example.com"), undefined);
       assert.equal(resolveToken("https://keeper.example.com", "explicit"), "explicit");
-    } finally {
-      process.chdir(cwd);
-      if (saved !== undefined) process.env.KEEPER_TOKEN = saved;
-    }
+    });
+  });
+});
+
+describe(".dev.vars written on Windows", () => {
+  it("gives the token without a stray quote or carriage return", () => {
+    inFolderWithDevVars('# local secrets\r\nKEEPER_READ_TOKEN="local-read"\r\nKEEPER_ADMIN_TOKEN="local-admin"\r\n', () => {
+      assert.equal(resolveToken("http://localhost:8787"), "local-admin");
+    });
   });
 });
 

@@ -88,11 +88,25 @@ describe("keeper migrate", () => {
       seen.map((request) => request.body),
       [
         { to: 0, force: false, dryRun: true },
-        { to: 0, force: false, dryRun: false, confirm: true },
+        { to: 0, from: "0002_more.sql", force: false, dryRun: false, confirm: true },
       ],
     );
     assert.match(result.stdout, /rolled back 0002_more\.sql, 0001_add_video_tags\.sql/);
     assert.match(result.stdout, /no Time Travel bookmark taken/);
+  });
+
+  it("rollback without --to confirms the plan's target and starting version, not 'the newest'", async () => {
+    const newestOnly = plan({
+      to: "0001_add_video_tags.sql",
+      steps: [{ number: 2, name: "0002_more.sql", statements: ["DROP TABLE `more`"] }],
+    });
+    answers["POST /admin/migrations/rollback"] = (body) => ({
+      status: 200,
+      body: body?.confirm ? { ...newestOnly, dry_run: false, rolled_back: ["0002_more.sql"] } : newestOnly,
+    });
+    const result = await run(["migrate", "rollback", "--yes"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(seen[1].body, { to: 1, from: "0002_more.sql", force: false, dryRun: false, confirm: true });
   });
 
   it("apply --to N --dry-run prints the SQL it would run", async () => {

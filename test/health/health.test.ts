@@ -67,7 +67,7 @@ describe("query monitor", () => {
     // A threshold no query reaches, so the scan is logged for its width alone.
     const wideRecorder = new QueryRecorder(60_000);
     await monitorD1(env.DB, wideRecorder).prepare("SELECT id FROM memory WHERE content = 'never' LIMIT 1").all();
-    await env.DB.batch([...recorder.statements(env.DB, Date.now()), ...wideRecorder.statements(env.DB, Date.now())]);
+    await env.DB.batch([...recorder.statements(env.DB), ...wideRecorder.statements(env.DB)]);
     const log = await (await call("GET", "/admin/health/slow-queries?hours=1&limit=500", { token: "read" })).json<{
       items: { reason: string; statement: string }[];
     }>();
@@ -141,6 +141,21 @@ describe("report, checks and snapshot", () => {
     const shrinking = points.map((p, i) => ({ ...p, size_bytes: 2_000_000 - i * 1000 }));
     expect(growth(shrinking, 6 * day, 1_994_000, 3_600_000).days_until_limit).toBeNull();
   });
+
+  it("growth: the last day and the last week have their own slopes; the projection uses the week's", () => {
+    const day = 86_400_000;
+    // 100 kB a day for five and a half days, then a burst: 500 kB in the last half day.
+    const points = [
+      ...[0, 1, 2, 3, 4].map((d) => ({ at: d * day, size_bytes: 1_000_000 + d * 100_000 })),
+      { at: 5.5 * day, size_bytes: 1_550_000 },
+      { at: 6 * day, size_bytes: 2_050_000 },
+    ];
+    const g = growth(points, 6 * day, 2_050_000, 10_000_000);
+    expect(g.bytes_per_day_last_day).toBeCloseTo(1_000_000, 3);
+    expect(g.bytes_per_day_last_week).toBeGreaterThan(100_000);
+    expect(g.bytes_per_day_last_week).toBeLessThan(500_000);
+    expect(g.days_until_limit).toBeCloseTo((10_000_000 - 2_050_000) / (g.bytes_per_day_last_week ?? Number.NaN), 6);
+  });
 });
 
 describe("/metrics", () => {
@@ -191,7 +206,7 @@ describe("/metrics counters and histogram", () => {
     const recorder = new QueryRecorder(config.SLOW_QUERY_MS);
     for (let i = 0; i < 3; i++) recorder.record("SELECT planted_slow", { rows_read: 10, rows_written: 0 }, 2000, 1);
     recorder.record("SELECT planted_fast", { rows_read: 1, rows_written: 0 }, 3, 1);
-    await env.DB.batch(recorder.statements(env.DB, Date.now()));
+    await env.DB.batch(recorder.statements(env.DB));
 
     const after = await scrape();
     const grew = (series: string) => after.value(series) - before.value(series);

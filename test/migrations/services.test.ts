@@ -281,6 +281,25 @@ describe("rollback", () => {
     expect(again.rolled_back).toEqual([]);
   });
 
+  it("refuses a confirmed rollback when the database moved since the plan, changing nothing", async () => {
+    const files = withExtra(
+      { name: "9002_notes.sql", up: "ALTER TABLE `videos` ADD `notes` text;", down: "ALTER TABLE `videos` DROP COLUMN `notes`;" },
+      { name: "9003_more.sql", up: "ALTER TABLE `videos` ADD `more` text;", down: "ALTER TABLE `videos` DROP COLUMN `more`;" },
+    );
+    const source = await sourceOn(db(), files);
+    await applyMigrations({ ctx: ctx(), input: { ...apply, to: 9002 }, source });
+    const plan = await rollbackMigrations({ ctx: ctx(), input: { ...rollback, dryRun: true, confirm: false }, source });
+    expect([plan.from, plan.to]).toEqual(["9002_notes.sql", latestShipped]);
+    // Someone applies 9003 between the operator's plan and their confirmation.
+    await applyMigrations({ ctx: ctx(), input: apply, source });
+    const moved = await rejection(
+      rollbackMigrations({ ctx: ctx(), input: { ...rollback, to: latestShippedNumber, from: plan.from ?? undefined }, source }),
+    );
+    expect(moved.code).toBe("CONFLICT");
+    expect(moved.message).toContain("not at 9002_notes.sql as confirmed");
+    expect(await ledgerNames(db())).toEqual([...shipped, "9002_notes.sql", "9003_more.sql"]);
+  });
+
   it("never rolls back the first migration, and refuses unknown versions", async () => {
     const source = await sourceOn(db());
     await applyMigrations({ ctx: ctx(), input: { ...apply, to: 0 }, source });

@@ -89,3 +89,31 @@ export async function tableCounts(): Promise<Record<string, number>> {
   }
   return counts;
 }
+
+/** Entries of the slow-query log (`reason: 'slow'`), one millisecond apart from `at`. */
+export async function seedSlowQueries(at: number, count: number) {
+  await env.DB.batch(
+    Array.from({ length: count }, (_, i) =>
+      env.DB.prepare(
+        "INSERT INTO keeper_query_slow (at, statement, duration_ms, rows_read, rows_returned, reason) VALUES (?, ?, 150, 1, 1, 'slow')",
+      ).bind(at + i, `select ${i} from videos`),
+    ),
+  );
+}
+
+/** A maintenance run row; `finishedAt` null for one still running. */
+export async function seedJobRun(seed: {
+  job: string;
+  status: "running" | "succeeded" | "failed";
+  startedAt: number;
+  finishedAt?: number | null;
+  error?: string | null;
+}): Promise<number> {
+  const row = await env.DB.prepare(
+    "INSERT INTO keeper_job_runs (job, trigger, actor, status, started_at, finished_at, error) VALUES (?, 'cron', 'cron', ?, ?, ?, ?) RETURNING id",
+  )
+    .bind(seed.job, seed.status, seed.startedAt, seed.finishedAt ?? null, seed.error ?? null)
+    .first<{ id: number }>();
+  if (!row) throw new Error("the job run was not inserted");
+  return row.id;
+}

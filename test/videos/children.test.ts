@@ -42,6 +42,14 @@ describe("video context", () => {
     expect(scenes.items[0].data).toEqual({ description: "a lab" });
   });
 
+  it("takes constructor, a name Object.prototype also has, as a free-form context type", async () => {
+    const { id } = await seedVideo();
+    const res = await call("POST", `/v1/videos/${id}/context`, {
+      body: { context_type: "constructor", tool_name: "x", data: { anything: 1 } },
+    });
+    expect(res.status).toBe(201);
+  });
+
   it.each([
     ["timestamp < 0", { timestamp: -0.5 }],
     ["confidence > 1", { confidence: 1.01 }],
