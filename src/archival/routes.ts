@@ -62,6 +62,7 @@ const PolicyRunResult = z
 export const softDeleteRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/videos/{id}/soft-delete",
+  operationId: "archival.softDeleteVideo",
   scope: "admin",
   tags: ["archival"],
   summary: "Soft-delete a video: hidden from the data API, purged after the retention window",
@@ -72,6 +73,7 @@ export const softDeleteRoute = keeperRoute({
 export const restoreVideoRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/videos/{id}/restore",
+  operationId: "archival.restoreVideo",
   scope: "admin",
   tags: ["archival"],
   summary: "Undo a soft delete",
@@ -82,6 +84,7 @@ export const restoreVideoRoute = keeperRoute({
 export const listDeletedRoute = keeperRoute({
   method: "get",
   path: "/admin/archival/deleted",
+  operationId: "archival.listDeleted",
   scope: "read",
   tags: ["archival"],
   summary: "Soft-deleted videos, most recently deleted first, with their age",
@@ -94,6 +97,7 @@ export const listDeletedRoute = keeperRoute({
 export const purgeRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/videos/{id}/purge",
+  operationId: "archival.purgeVideo",
   scope: "admin",
   tags: ["archival"],
   summary: "Permanently delete a video, its context, memory, conversations, messages and MEDIA files",
@@ -118,6 +122,7 @@ export const purgeRoute = keeperRoute({
 export const archiveConversationsRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/archive-conversations",
+  operationId: "archival.archiveConversations",
   scope: "admin",
   tags: ["archival"],
   summary: "Archive conversations idle longer than archiveDays to R2, then remove them from D1",
@@ -127,12 +132,13 @@ export const archiveConversationsRoute = keeperRoute({
       .strict()
       .openapi({ example: { dryRun: true, archiveDays: 30 } }),
   ),
-  responses: { 200: json("The run (or the plan)", PolicyRunResult), 423: problems[423], 428: problems[428] },
+  responses: { 200: json("The run (or the plan)", PolicyRunResult), 423: problems[423], 428: problems[428], 502: problems[502] },
 });
 
 export const listArchivedRoute = keeperRoute({
   method: "get",
   path: "/admin/archival/archived-conversations",
+  operationId: "archival.listArchived",
   scope: "read",
   tags: ["archival"],
   summary: "Find archived conversations by video or id",
@@ -149,6 +155,7 @@ export const listArchivedRoute = keeperRoute({
 export const restoreConversationRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/archived-conversations/{conversationId}/restore",
+  operationId: "archival.restoreConversation",
   scope: "admin",
   tags: ["archival"],
   summary: "Put an archived conversation (and its messages) back into D1",
@@ -167,6 +174,7 @@ export const restoreConversationRoute = keeperRoute({
 export const cleanupRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/cleanup",
+  operationId: "archival.cleanupMedia",
   scope: "admin",
   tags: ["archival"],
   summary: "Remove orphaned rows and MEDIA files of videos that no longer exist",
@@ -182,6 +190,7 @@ export const cleanupRoute = keeperRoute({
 export const optimizeRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/optimize",
+  operationId: "archival.optimize",
   scope: "admin",
   tags: ["archival"],
   summary: "PRAGMA optimize (D1 has no VACUUM/ANALYZE) with size before and after",
@@ -201,6 +210,7 @@ export const optimizeRoute = keeperRoute({
 export const policiesStatusRoute = keeperRoute({
   method: "get",
   path: "/admin/archival/status",
+  operationId: "archival.status",
   scope: "read",
   tags: ["archival"],
   summary: "What each retention policy would do now, and its last run",
@@ -216,6 +226,7 @@ export const policiesStatusRoute = keeperRoute({
 export const applyPoliciesRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/apply-policies",
+  operationId: "archival.applyPolicies",
   scope: "admin",
   tags: ["archival"],
   summary: "Start the retention Workflow now (the same job and lease as the daily cron); follow it at /admin/jobs/{run.id}",
@@ -224,7 +235,7 @@ export const applyPoliciesRoute = keeperRoute({
       .strict()
       .openapi({ example: { dryRun: true, archiveDays: 30, deleteDays: 7 } }),
   ),
-  responses: { 200: json("The run (or the plan)", PolicyRunResult), 423: problems[423], 428: problems[428] },
+  responses: { 200: json("The run (or the plan)", PolicyRunResult), 423: problems[423], 428: problems[428], 502: problems[502] },
 });
 
 export function registerArchivalRoutes(app: OpenAPIHono<KeeperEnv>) {

@@ -30,6 +30,7 @@ const Summary = z
 export const createBackupRoute = keeperRoute({
   method: "post",
   path: "/admin/backups",
+  operationId: "backups.create",
   scope: "admin",
   tags: ["backups"],
   summary: "Start the backup Workflow (every table to R2); follow it at /admin/jobs/{run.id}",
@@ -45,6 +46,7 @@ export const createBackupRoute = keeperRoute({
 export const listBackupsRoute = keeperRoute({
   method: "get",
   path: "/admin/backups",
+  operationId: "backups.list",
   scope: "read",
   tags: ["backups"],
   summary: "Complete backups (those with a manifest), newest first",
@@ -54,6 +56,7 @@ export const listBackupsRoute = keeperRoute({
 export const showBackupRoute = keeperRoute({
   method: "get",
   path: "/admin/backups/{id}",
+  operationId: "backups.get",
   scope: "read",
   tags: ["backups"],
   summary: "A backup's manifest",
@@ -64,6 +67,7 @@ export const showBackupRoute = keeperRoute({
 export const downloadBackupRoute = keeperRoute({
   method: "get",
   path: "/admin/backups/{id}/download",
+  operationId: "backups.download",
   scope: "admin",
   tags: ["backups"],
   summary:
@@ -89,6 +93,7 @@ export const downloadBackupRoute = keeperRoute({
 export const verifyBackupRoute = keeperRoute({
   method: "post",
   path: "/admin/backups/{id}/verify",
+  operationId: "backups.verify",
   scope: "admin",
   tags: ["backups"],
   summary: "Re-read every object: sha256, decompression, and every value parsed back against the manifest's digests",
@@ -105,6 +110,7 @@ export const verifyBackupRoute = keeperRoute({
 export const restoreBackupRoute = keeperRoute({
   method: "post",
   path: "/admin/backups/{id}/restore",
+  operationId: "backups.restore",
   scope: "admin",
   tags: ["backups"],
   summary:
@@ -147,6 +153,7 @@ export const restoreBackupRoute = keeperRoute({
 export const pruneBackupsRoute = keeperRoute({
   method: "post",
   path: "/admin/backups/prune",
+  operationId: "backups.prune",
   scope: "admin",
   tags: ["backups"],
   summary: "Delete backups no retention rule keeps (never the newest), and leftovers of failed runs",
@@ -161,6 +168,7 @@ export const pruneBackupsRoute = keeperRoute({
 export const drillRoute = keeperRoute({
   method: "post",
   path: "/admin/backups/drill",
+  operationId: "backups.drill",
   scope: "admin",
   tags: ["backups"],
   summary: "Restore drill: the newest backup into SCRATCH_DB, digests compared with the manifest",
