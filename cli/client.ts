@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { parseEnv } from "node:util";
+import { createKeeperClient, type KeeperClient } from "../client/index.ts";
 
 /** A failure the CLI reports and exits 1 on (2 for usage errors). */
 export class CliError extends Error {
@@ -35,8 +36,10 @@ export function resolveToken(url: string, explicit?: string): string | undefined
 }
 
 export interface ApiClient {
-  request<T>(method: string, path: string, body?: unknown): Promise<T>;
-  raw(method: string, path: string, body?: unknown): Promise<Response>;
+  /** The typed client of the API (openapi-fetch over client/keeper-api.ts). */
+  api: KeeperClient;
+  /** The data of a call that answered 2xx; otherwise a CliError carrying the problem+json body. */
+  call<D>(pending: Promise<{ data?: D; error?: unknown; response: Response }>): Promise<D>;
   baseUrl: string;
 }
 
@@ -51,40 +54,28 @@ function describeProblem(status: number, body: Record<string, unknown>): string 
 /** The admin/data API over HTTP: the CLI's only way to the database. */
 export function createClient(options: ClientOptions): ApiClient {
   const baseUrl = options.url.replace(/\/+$/, "");
-  const token = resolveToken(baseUrl, options.token);
-  const raw = async (method: string, path: string, body?: unknown) => {
-    const headers: Record<string, string> = { Accept: "application/json" };
-    if (token) headers.Authorization = `Bearer ${token}`;
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    try {
-      return await fetch(`${baseUrl}${path}`, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (error) {
-      const reason =
-        error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
-      throw new CliError(`cannot reach ${baseUrl}: ${reason}`);
-    }
-  };
+  const api = createKeeperClient({ baseUrl, token: resolveToken(baseUrl, options.token) });
   return {
     baseUrl,
-    raw,
-    async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-      const response = await raw(method, path, body);
-      const text = await response.text();
-      let parsed: unknown = null;
+    api,
+    async call(pending) {
+      let result: Awaited<typeof pending>;
       try {
-        parsed = text ? JSON.parse(text) : null;
-      } catch {
-        parsed = { detail: text.slice(0, 500) };
+        result = await pending;
+      } catch (error) {
+        const reason =
+          error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
+        throw new CliError(`cannot reach ${baseUrl}: ${reason}`);
       }
-      if (!response.ok) {
-        const problem = (parsed ?? {}) as Record<string, unknown>;
-        throw new CliError(describeProblem(response.status, problem), 1, problem);
+      if (!result.response.ok) {
+        // openapi-fetch hands over the parsed JSON, or the text when the body was not JSON.
+        const problem =
+          typeof result.error === "object" && result.error !== null
+            ? (result.error as Record<string, unknown>)
+            : { detail: String(result.error ?? "").slice(0, 500) };
+        throw new CliError(describeProblem(result.response.status, problem), 1, problem);
       }
-      return parsed as T;
+      return result.data as Awaited<typeof pending>["data"] & {};
     },
   };
 }

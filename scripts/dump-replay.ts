@@ -1,38 +1,68 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { generateDataset } from "../bench/dataset";
 import { adminToken, backupOverHttp, localDatabaseFile, root, startWranglerDev } from "../bench/harness";
 
 /**
- * npm run test:dump — proves a backup is useful without keeper: a backup made by the Worker under
- * `wrangler dev`, downloaded, decompressed with the standard `zstd` tool (Debian package zstd; Node's
- * zlib decodes only the first frame of a multi-frame file) and replayed with
- * `wrangler d1 execute --local --file` into an empty database gives the same rows and schema.
+ * npm run test:dump — proves a backup is useful without keeper. On a generated database plus rows
+ * written around the API (REALs that need 17 digits, subnormals and the largest double, int64
+ * extremes, TEXT that is not valid UTF-8 or holds NUL and line breaks, a 40,000-character CJK
+ * text, a 2 MB JSON value), a backup made by the Worker under `wrangler dev` is downloaded and
+ * decompressed with the standard `zstd` tool (Debian package zstd; Node's zlib decodes only the
+ * first frame of a multi-frame file). Then:
+ *  - every statement is at most 100,000 bytes;
+ *  - the whole dump replayed by `wrangler d1 execute --local --file` into an empty database, and by
+ *    `sqlite3` into a new file, gives the same schema and every value (typeof and hex) back;
+ *  - the data-only dump replayed by `wrangler d1 execute --file` into a database that
+ *    `wrangler d1 migrations apply` created gives every value of the app tables back.
  */
 const work = mkdtempSync(path.join(tmpdir(), "keeper-dump-"));
 const source = path.join(work, "source");
 const replica = path.join(work, "replica");
-const tables = ["videos", "video_context", "memory", "conversations", "messages", "d1_migrations"];
+const migrated = path.join(work, "migrated");
+const appTables = ["videos", "video_context", "memory", "conversations", "messages"];
+const tables = [...appTables, "d1_migrations"];
+const wrangler = path.join(root, "node_modules/.bin/wrangler");
 
+const sqlite = (file: string, sql: string) =>
+  execFileSync("sqlite3", [file], { input: sql, encoding: "utf8", maxBuffer: 1 << 28 });
+
+/** Every value of `table` by rowid: its storage class and exact bytes. */
 function rowsOf(file: string, table: string): string {
-  return execFileSync("sqlite3", ["-json", file, `SELECT * FROM "${table}" ORDER BY rowid`], {
-    encoding: "utf8",
-    maxBuffer: 1 << 28,
-  });
+  const columns = sqlite(file, `SELECT name FROM pragma_table_info('${table}');`).trim().split("\n");
+  const list = columns.map((c) => `typeof("${c}") || ':' || coalesce(hex("${c}"), '')`).join(" || ',' || ");
+  return sqlite(file, `SELECT rowid || ' ' || ${list} FROM "${table}" ORDER BY rowid;`);
 }
 
 function schemaOf(file: string): string {
-  return execFileSync(
-    "sqlite3",
-    [
-      file,
-      "SELECT type || ' ' || name || ' ' || sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT IN ('keeper_leases', 'keeper_job_cursors') ORDER BY type, name",
-    ],
-    { encoding: "utf8" },
+  return sqlite(
+    file,
+    "SELECT type || ' ' || name || ' ' || sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT IN ('keeper_leases', 'keeper_job_cursors') ORDER BY type, name;",
   );
 }
+
+/** Rows no API would write, straight into the source file before the Worker starts. */
+function writeAroundTheApi(file: string) {
+  const cjk = Array.from({ length: 40_000 }, (_, i) => String.fromCodePoint(0x4e00 + ((i * 7) % 20000))).join("");
+  const bigJson = JSON.stringify({ text: "\u00e9".repeat(1) + "x".repeat(2_000_000) });
+  sqlite(
+    file,
+    `INSERT INTO videos (id, filename, file_path, duration, created_at, updated_at) VALUES
+       ('edge-1', CAST(X'41EDA08042' AS TEXT), 'a' || char(0) || 'b' || char(10) || 'c', 1.2345678901234567e-10, 9223372036854775807, -9223372036854775808);
+     INSERT INTO memory (video_id, timestamp, content, metadata, created_at) VALUES
+       ('edge-1', 5e-324, '${cjk}', NULL, 1),
+       ('edge-1', 1.7976931348623157e308, 'big json', '${bigJson}', 2),
+       ('edge-1', 3e-20, 'it''s', NULL, 9007199254740993);`,
+  );
+}
+
+const decompress = (compressed: string) => {
+  const sqlFile = compressed.replace(/\.zst$/, "");
+  execFileSync("zstd", ["-q", "-f", "-d", compressed, "-o", sqlFile]);
+  return sqlFile;
+};
 
 let failures = 0;
 const check = (ok: boolean, what: string) => {
@@ -42,33 +72,63 @@ const check = (ok: boolean, what: string) => {
 
 try {
   generateDataset(source, { videos: 300, context: 3000, memory: 1500, conversations: 60, messages: 240, deletedEvery: 10 });
-  const server = await startWranglerDev({ port: 8798, persistTo: source });
-  const compressed = path.join(work, "dump.sql.zst");
+  writeAroundTheApi(localDatabaseFile(source));
+  const server = await startWranglerDev({ persistTo: source });
+  const whole = path.join(work, "dump.sql.zst");
+  const dataOnly = path.join(work, "data.sql.zst");
   try {
     const headers = { Authorization: `Bearer ${adminToken()}`, "Content-Type": "application/json" };
     const { backupId } = await backupOverHttp(server.url, headers);
-    const download = await fetch(`${server.url}/admin/backups/${backupId}/download`, { headers });
-    check(download.ok && download.headers.get("content-type") === "application/zstd", `download ${backupId}`);
-    writeFileSync(compressed, Buffer.from(await download.arrayBuffer()));
+    const verify = (await (
+      await fetch(`${server.url}/admin/backups/${backupId}/verify`, { method: "POST", headers })
+    ).json()) as { ok: boolean; problems: string[] };
+    check(verify.ok, `verify ${backupId} ${verify.problems.join("; ")}`);
+    for (const [file, query] of [
+      [whole, ""],
+      [dataOnly, "?dataOnly=true"],
+    ]) {
+      const download = await fetch(`${server.url}/admin/backups/${backupId}/download${query}`, { headers });
+      check(download.ok && download.headers.get("content-type") === "application/zstd", `download ${backupId}${query}`);
+      writeFileSync(file, Buffer.from(await download.arrayBuffer()));
+    }
   } finally {
     await server.stop();
   }
-  const sqlFile = path.join(work, "dump.sql");
-  execFileSync("zstd", ["-q", "-d", compressed, "-o", sqlFile]);
-  console.log(`dump: ${(statSync(sqlFile).size / 1024).toFixed(0)} KiB of SQL`);
-  execFileSync(
-    path.join(root, "node_modules/.bin/wrangler"),
-    ["d1", "execute", "DB", "--local", "--persist-to", replica, "--file", sqlFile, "--yes"],
-    {
-      cwd: root,
-      stdio: ["ignore", "ignore", "inherit"],
-      env: { ...process.env, CI: "true" },
-    },
+  const sqlFile = decompress(whole);
+  const dataFile = decompress(dataOnly);
+  console.log(
+    `dump: ${(statSync(sqlFile).size / 1024).toFixed(0)} KiB of SQL, data-only ${(statSync(dataFile).size / 1024).toFixed(0)} KiB`,
   );
+  const statements = readFileSync(sqlFile)
+    .toString("latin1")
+    .split(/(?<=;)\n/);
+  const largest = Math.max(...statements.map((statement) => statement.length));
+  check(largest <= 100_000, `every statement is at most 100,000 bytes (largest ${largest})`);
+
+  const run = (args: string[]) =>
+    execFileSync(wrangler, args, { cwd: root, stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, CI: "true" } });
+  run(["d1", "execute", "DB", "--local", "--persist-to", replica, "--file", sqlFile, "--yes"]);
+  const sqliteReplica = path.join(work, "sqlite-replica.db");
+  execFileSync("sh", ["-c", `sqlite3 '${sqliteReplica}' < '${sqlFile}'`]);
+  run(["d1", "migrations", "apply", "DB", "--local", "--persist-to", migrated]);
+  run(["d1", "execute", "DB", "--local", "--persist-to", migrated, "--file", dataFile, "--yes"]);
+
   const a = localDatabaseFile(source);
   const b = localDatabaseFile(replica);
-  check(schemaOf(a) === schemaOf(b), "schema (tables, indexes) is identical after replay");
-  for (const table of tables) check(rowsOf(a, table) === rowsOf(b, table), `${table}: identical rows after replay`);
+  const m = localDatabaseFile(migrated);
+  check(schemaOf(a) === schemaOf(b), "wrangler d1 execute: schema (tables, indexes) is identical after replay");
+  check(schemaOf(a) === schemaOf(sqliteReplica), "sqlite3: schema is identical after replay");
+  for (const table of tables) {
+    const expected = rowsOf(a, table);
+    check(expected === rowsOf(b, table), `wrangler d1 execute: ${table} has every value back`);
+    check(expected === rowsOf(sqliteReplica, table), `sqlite3: ${table} has every value back`);
+  }
+  for (const table of appTables) check(rowsOf(a, table) === rowsOf(m, table), `data-only into a migrated database: ${table}`);
+  check(
+    sqlite(a, "SELECT name, seq FROM sqlite_sequence WHERE name = 'memory';") ===
+      sqlite(m, "SELECT name, seq FROM sqlite_sequence WHERE name = 'memory';"),
+    "data-only: sqlite_sequence of memory",
+  );
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
@@ -76,4 +136,4 @@ if (failures > 0) {
   console.error(`${failures} check(s) failed`);
   process.exit(1);
 }
-console.log("the decompressed backup replays through wrangler d1 execute unchanged");
+console.log("the decompressed backup replays through wrangler d1 execute and sqlite3 with every value exact");

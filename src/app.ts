@@ -7,12 +7,15 @@ import { registerArchivalRoutes } from "./archival/routes";
 import { registerBackupRoutes } from "./backups/routes";
 import { registerHealthRoutes } from "./health/routes";
 import { registerJobRoutes } from "./maintenance/routes";
+import { requireSchemaReady } from "./migrations/readiness.service";
 import { registerMigrationRoutes } from "./migrations/routes";
 import { accessKeySetFor, anonymous, type Principal, principalFromAccessJwt, principalFromBearer } from "./platform/auth";
 import { type KeeperConfig, parseConfig } from "./platform/config";
 import { type AppDependencies, createContext, type KeeperEnv } from "./platform/context";
 import { KeeperError } from "./platform/errors";
+import { methodNotAllowed } from "./platform/method-not-allowed";
 import { problemResponse } from "./platform/problem";
+import { requireUtf8Body } from "./platform/utf8-body";
 import { registerSystemRoutes } from "./system/routes";
 import { registerDataApi } from "./videos";
 
@@ -20,6 +23,23 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Routes outside the OpenAPI document. Each is public; the auth test checks this list is complete. */
 export const undocumentedPublicRoutes = ["GET /openapi.json", "GET /docs"] as const;
+
+/** Where [assets] serves @scalar/api-reference's standalone bundle (copied there by wrangler's [build]). */
+export const scalarScriptPath = "/vendor/scalar-api-reference.js";
+
+/** Every tag an operation uses, in the order the reference shows them. */
+export const documentTags = [
+  { name: "system", description: "Liveness, and whether D1 answers with the expected schema" },
+  { name: "videos", description: "The data API: videos, created and read with their constraints checked" },
+  { name: "context", description: "Per-video context entries (the app's analysis context)" },
+  { name: "memory", description: "Per-video memory entries the analysis keeps between runs" },
+  { name: "conversations", description: "Conversations about a video and their messages" },
+  { name: "migrations", description: "Schema migrations: status, apply, rollback, round-trip test, lint" },
+  { name: "archival", description: "Soft delete, purge, conversation archives in R2, orphaned media, retention policies" },
+  { name: "backups", description: "Backups to R2: create, verify, download, restore, prune, restore drills" },
+  { name: "health", description: "Health score, size and growth, integrity, indexes, query statistics, metrics, dashboard" },
+  { name: "jobs", description: "Long jobs run as Workflows (backup, retention): their runs, progress and cancellation" },
+];
 
 async function authenticate(c: Context<KeeperEnv>, config: KeeperConfig, deps: AppDependencies): Promise<Principal> {
   const authorization = c.req.header("Authorization");
@@ -55,9 +75,11 @@ export function createApp(deps: AppDependencies = {}) {
   });
 
   app.onError((error, c) => problemResponse(c, error));
-  app.notFound((c) =>
-    problemResponse(c, new KeeperError("NOT_FOUND", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`)),
-  );
+  app.notFound((c) => {
+    const pathname = new URL(c.req.url).pathname;
+    const wrongMethod = methodNotAllowed(app.routes, c.req.method, pathname);
+    return problemResponse(c, wrongMethod ?? new KeeperError("NOT_FOUND", `No route for ${c.req.method} ${pathname}`));
+  });
 
   app.use("*", requestId());
   app.use("*", async (c, next) => {
@@ -85,8 +107,9 @@ export function createApp(deps: AppDependencies = {}) {
       throw new KeeperError("PAYLOAD_TOO_LARGE", `The body must be at most ${MAX_BODY_BYTES} bytes`);
     },
   });
-  app.use("/v1/*", limit);
-  app.use("/admin/*", limit);
+  app.use("/v1/*", limit, requireUtf8Body());
+  app.use("/v1/*", requireSchemaReady());
+  app.use("/admin/*", limit, requireUtf8Body());
 
   registerSystemRoutes(app);
   registerDataApi(app);
@@ -107,9 +130,23 @@ export function createApp(deps: AppDependencies = {}) {
       title: "d1-keeper",
       version: "1.0.0",
       description:
-        "Front door and operator of the video app's D1 database. Every operation lists its required scope in `x-keeper-scope`.",
+        "Front door and operator of the video app's D1 database. Every operation lists its required scope in `x-keeper-scope`. Query parameters an operation does not declare are refused with 400 naming them; integers in query strings are decimal digits only; a method a path does not support answers 405 with `Allow`. Data routes answer 503 `schema-not-ready` while the database schema differs from the Worker's migrations.",
     },
+    // Relative: the document is served by the Worker it describes, whatever its hostname.
+    servers: [{ url: "/", description: "The Worker serving this document" }],
+    tags: documentTags,
   });
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "d1-keeper API" }));
+  app.get(
+    "/docs",
+    Scalar({
+      url: "/openapi.json",
+      pageTitle: "d1-keeper API",
+      // The reference UI's script is served by this Worker's static assets (wrangler.toml [assets]),
+      // never a CDN: the page works air-gapped and under a strict CSP. Its bundled fonts are used
+      // instead of fonts.scalar.com.
+      cdn: scalarScriptPath,
+      withDefaultFonts: false,
+    }),
+  );
   return app;
 }

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
+import type { ApiClient } from "../client.ts";
 import { confirmOrExit } from "../confirm.ts";
 import type { CommandContext } from "../keeper.ts";
 import { emit, keyValues, progress, table } from "../output.ts";
@@ -26,22 +27,16 @@ function limit(value: string): number {
   return parsed;
 }
 
-interface Video {
-  id: string;
-  filename: string;
-  category: string | null;
-  deleted_at: string | null;
-  deleted_days_ago?: number;
-}
-
+// For responses the API declares only as objects (their fields are not in the contract yet).
 // biome-ignore lint/suspicious/noExplicitAny: shapes are printed, not computed with
 type Loose = Record<string, any>;
 
-const enc = encodeURIComponent;
-
 export function registerArchive(program: Command, context: CommandContext) {
   const archive = program.command("archive").description("Soft delete, purge, archival and retention policies");
-  const send = <T>(method: string, path: string, body?: unknown) => context.client().request<T>(method, path, body);
+  const call = <D>(pending: (api: ApiClient["api"]) => Promise<{ data?: D; error?: unknown; response: Response }>) => {
+    const client = context.client();
+    return client.call(pending(client.api));
+  };
 
   archive
     .command("status")
@@ -49,10 +44,8 @@ export function registerArchive(program: Command, context: CommandContext) {
     .option("--archive-days <n>", "archive window to evaluate", days)
     .option("--delete-days <n>", "purge window to evaluate", days)
     .action(async (options: { archiveDays?: number; deleteDays?: number }) => {
-      const query = new URLSearchParams();
-      if (options.archiveDays) query.set("archive_days", String(options.archiveDays));
-      if (options.deleteDays) query.set("delete_days", String(options.deleteDays));
-      const status = await send<Loose>("GET", `/admin/archival/status?${query}`);
+      const query = { archive_days: options.archiveDays, delete_days: options.deleteDays };
+      const status: Loose = await call((api) => api.GET("/admin/archival/status", { params: { query } }));
       emit(context.output(), status, () =>
         keyValues([
           [
@@ -80,7 +73,7 @@ export function registerArchive(program: Command, context: CommandContext) {
     .argument("<id>", "video id")
     .description("Hide a video from the data API; it is purged after the retention window")
     .action(async (id: string) => {
-      const result = await send<{ video: Video; changed: boolean }>("POST", `/admin/archival/videos/${enc(id)}/soft-delete`);
+      const result = await call((api) => api.POST("/admin/archival/videos/{id}/soft-delete", { params: { path: { id } } }));
       emit(context.output(), result, () =>
         result.changed ? `soft-deleted ${id} at ${result.video.deleted_at}` : `${id} was already soft-deleted`,
       );
@@ -91,7 +84,7 @@ export function registerArchive(program: Command, context: CommandContext) {
     .argument("<id>", "video id")
     .description("Undo a soft delete")
     .action(async (id: string) => {
-      const result = await send<{ video: Video; changed: boolean }>("POST", `/admin/archival/videos/${enc(id)}/restore`);
+      const result = await call((api) => api.POST("/admin/archival/videos/{id}/restore", { params: { path: { id } } }));
       emit(context.output(), result, () => (result.changed ? `restored ${id}` : `${id} was not soft-deleted`));
     });
 
@@ -101,9 +94,8 @@ export function registerArchive(program: Command, context: CommandContext) {
     .option("--limit <n>", "how many", limit, 50)
     .option("--cursor <cursor>", "continue after a previous page")
     .action(async (options: { limit: number; cursor?: string }) => {
-      const query = new URLSearchParams({ limit: String(options.limit) });
-      if (options.cursor) query.set("cursor", options.cursor);
-      const page = await send<{ items: Video[]; next_cursor: string | null }>("GET", `/admin/archival/deleted?${query}`);
+      const query = { limit: options.limit, cursor: options.cursor };
+      const page = await call((api) => api.GET("/admin/archival/deleted", { params: { query } }));
       emit(context.output(), page, () => {
         const body = table(
           ["id", "filename", "category", "deleted at", "days ago"],
@@ -121,8 +113,9 @@ export function registerArchive(program: Command, context: CommandContext) {
     .option("--force", "also purge a video that is not soft-deleted", false)
     .option("--yes", "do not ask for confirmation", false)
     .action(async (id: string, options: { dryRun: boolean; force: boolean; yes: boolean }) => {
-      const path = `/admin/archival/videos/${enc(id)}/purge`;
-      const plan = await send<Loose>("POST", path, { dryRun: true, force: options.force });
+      const purge = (body: { dryRun?: boolean; confirm?: boolean; force: boolean }) =>
+        call((api) => api.POST("/admin/archival/videos/{id}/purge", { params: { path: { id } }, body }));
+      const plan = await purge({ dryRun: true, force: options.force });
       const describe = (result: Loose) =>
         `${Object.entries(result.counts)
           .map(([table, n]) => `${table}: ${n}`)
@@ -130,7 +123,7 @@ export function registerArchive(program: Command, context: CommandContext) {
       if (options.dryRun) return emit(context.output(), plan, () => `would remove ${describe(plan)}`);
       if (!context.output().json) progress(`purge ${id}: ${describe(plan)}`);
       await confirmOrExit(`Permanently delete video ${id} and everything above?`, options);
-      const result = await send<Loose>("POST", path, { confirm: true, force: options.force });
+      const result = await purge({ confirm: true, force: options.force });
       emit(context.output(), result, () =>
         result.media.error ? `removed ${describe(result)}; WARNING: ${result.media.error}` : `removed ${describe(result)}`,
       );
@@ -139,15 +132,14 @@ export function registerArchive(program: Command, context: CommandContext) {
   // Starts the retention Workflow, then waits for its end (exit 1 unless it succeeded) or, with
   // --no-wait, prints the job's run id and returns.
   const policyRun = async (
-    path: string,
-    body: Loose,
+    run: (api: ApiClient["api"], mode: { dryRun: true } | { confirm: true }) => ReturnType<ApiClient["api"]["POST"]>,
     options: { dryRun: boolean; yes: boolean; wait: boolean },
     what: string,
   ) => {
-    const plan = await send<Loose>("POST", path, { ...body, dryRun: true });
+    const plan: Loose = await call((api) => run(api, { dryRun: true }));
     if (options.dryRun) return emit(context.output(), plan, () => JSON.stringify(plan.plan, null, 2));
     await confirmOrExit(`${what}?`, options);
-    const result = await send<{ run: JobRun; started: boolean }>("POST", path, { ...body, confirm: true });
+    const result: { run: JobRun; started: boolean } = await call((api) => run(api, { confirm: true }));
     progress(result.started ? `${what}: job ${result.run.id} started` : `${what}: job ${result.run.id} was already running`);
     await followStartedJob(context, result.run, options);
   };
@@ -161,8 +153,7 @@ export function registerArchive(program: Command, context: CommandContext) {
     .option("--no-wait", "print the job id and return instead of waiting for the job's end")
     .action(async (options: { archiveDays?: number; dryRun: boolean; yes: boolean; wait: boolean }) =>
       policyRun(
-        "/admin/archival/archive-conversations",
-        { archiveDays: options.archiveDays },
+        (api, mode) => api.POST("/admin/archival/archive-conversations", { body: { archiveDays: options.archiveDays, ...mode } }),
         options,
         "Archive idle conversations",
       ),
@@ -174,10 +165,8 @@ export function registerArchive(program: Command, context: CommandContext) {
     .option("--video <id>", "of one video")
     .option("--conversation <id>", "one conversation")
     .action(async (options: { video?: string; conversation?: string }) => {
-      const query = new URLSearchParams();
-      if (options.video) query.set("video_id", options.video);
-      if (options.conversation) query.set("conversation_id", options.conversation);
-      const result = await send<{ items: Loose[] }>("GET", `/admin/archival/archived-conversations?${query}`);
+      const query = { video_id: options.video, conversation_id: options.conversation };
+      const result = await call((api) => api.GET("/admin/archival/archived-conversations", { params: { query } }));
       emit(context.output(), result, () =>
         table(
           ["conversation", "video", "messages", "archived at", "restored at", "archive"],
@@ -191,7 +180,9 @@ export function registerArchive(program: Command, context: CommandContext) {
     .argument("<id>", "conversation id")
     .description("Put an archived conversation back into D1")
     .action(async (id: string) => {
-      const result = await send<Loose>("POST", `/admin/archival/archived-conversations/${enc(id)}/restore`);
+      const result = await call((api) =>
+        api.POST("/admin/archival/archived-conversations/{conversationId}/restore", { params: { path: { conversationId: id } } }),
+      );
       emit(context.output(), result, () => `restored ${id} with ${result.messages} message(s) from ${result.archive_key}`);
     });
 
@@ -201,12 +192,12 @@ export function registerArchive(program: Command, context: CommandContext) {
     .option("--dry-run", "only show what would be removed", false)
     .option("--yes", "do not ask for confirmation", false)
     .action(async (options: { dryRun: boolean; yes: boolean }) => {
-      const plan = await send<Loose>("POST", "/admin/archival/cleanup", { dryRun: true });
+      const plan = await call((api) => api.POST("/admin/archival/cleanup", { body: { dryRun: true } }));
       const describe = (r: Loose) =>
         `rows ${JSON.stringify(r.rows)}; files: ${r.media.keys} of ${r.media.videos.length} missing video(s)`;
       if (options.dryRun) return emit(context.output(), plan, () => `would remove ${describe(plan)}`);
       await confirmOrExit(`Remove ${describe(plan)}?`, options);
-      const result = await send<Loose>("POST", "/admin/archival/cleanup", { confirm: true });
+      const result = await call((api) => api.POST("/admin/archival/cleanup", { body: { confirm: true } }));
       emit(context.output(), result, () => `removed ${describe(result)}`);
     });
 
@@ -214,7 +205,7 @@ export function registerArchive(program: Command, context: CommandContext) {
     .command("optimize")
     .description("PRAGMA optimize (D1's stand-in for VACUUM/ANALYZE), with size before and after")
     .action(async () => {
-      const result = await send<Loose>("POST", "/admin/archival/optimize");
+      const result = await call((api) => api.POST("/admin/archival/optimize"));
       emit(context.output(), result, () =>
         keyValues([
           ["size before", `${result.size_before_bytes} bytes`],
@@ -246,13 +237,16 @@ export function registerArchive(program: Command, context: CommandContext) {
         wait: boolean;
       }) =>
         policyRun(
-          "/admin/archival/apply-policies",
-          {
-            archiveDays: options.archiveDays,
-            deleteDays: options.deleteDays,
-            optimize: options.optimize,
-            cleanup: options.cleanup,
-          },
+          (api, mode) =>
+            api.POST("/admin/archival/apply-policies", {
+              body: {
+                archiveDays: options.archiveDays,
+                deleteDays: options.deleteDays,
+                optimize: options.optimize,
+                cleanup: options.cleanup,
+                ...mode,
+              },
+            }),
           options,
           "Apply retention policies",
         ),

@@ -3,6 +3,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
+import type { ApiClient } from "../client.ts";
 import { CliError } from "../client.ts";
 import { confirmOrExit } from "../confirm.ts";
 import type { CommandContext } from "../keeper.ts";
@@ -15,7 +16,7 @@ import { followStartedJob, type JobRun, reportRun, waitForJob } from "./jobs.ts"
  */
 
 // biome-ignore lint/suspicious/noExplicitAny: shapes are printed, not computed with
-type Loose = Record<string, any>;
+type Loose = Record<string, any>; // for responses the API declares only as objects
 
 const whole = (max: number) => (value: string) => {
   const parsed = Number(value);
@@ -24,18 +25,35 @@ const whole = (max: number) => (value: string) => {
   return parsed;
 };
 
+/** How to replay a downloaded dump without keeper, local or remote. */
+export function restoreHint(file: string, dataOnly: boolean): string {
+  const sql = file.replace(/\.zst$/, "");
+  const into = dataOnly
+    ? "into a database that `npx wrangler d1 migrations apply DB --local|--remote` created"
+    : "into an empty database";
+  return [
+    `wrote ${file}; to restore it ${into}:`,
+    `  zstd -d ${file}`,
+    `  npx wrangler d1 execute DB --local --file ${sql}     # the local dev database`,
+    `  npx wrangler d1 execute DB --remote --file ${sql}    # the deployed database`,
+  ].join("\n");
+}
+
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
 
 export function registerBackup(program: Command, context: CommandContext) {
   const backup = program.command("backup").description("Backups of the whole database to R2");
-  const send = <T>(method: string, path: string, body?: unknown) => context.client().request<T>(method, path, body);
+  const call = <D>(pending: (api: ApiClient["api"]) => Promise<{ data?: D; error?: unknown; response: Response }>) => {
+    const client = context.client();
+    return client.call(pending(client.api));
+  };
 
   backup
     .command("create")
     .description("Back up every table (the backup Workflow); waits for its end with progress on stderr")
     .option("--no-wait", "print the job id and return instead of waiting for the backup's end")
     .action(async (options: { wait: boolean }) => {
-      const result = await send<{ run: JobRun; started: boolean }>("POST", "/admin/backups", {});
+      const result: { run: JobRun; started: boolean } = await call((api) => api.POST("/admin/backups", { body: {} }));
       progress(result.started ? `backup: job ${result.run.id} started` : `backup: job ${result.run.id} was already running`);
       if (!options.wait) return followStartedJob(context, result.run, options);
       const run = await waitForJob(context.client(), result.run.id);
@@ -55,7 +73,7 @@ export function registerBackup(program: Command, context: CommandContext) {
     .command("list")
     .description("Complete backups, newest first")
     .action(async () => {
-      const result = await send<{ items: Loose[] }>("GET", "/admin/backups");
+      const result = await call((api) => api.GET("/admin/backups"));
       emit(context.output(), result, () =>
         table(
           ["id", "created", "schema", "tables", "rows", "size", "took ms"],
@@ -69,7 +87,7 @@ export function registerBackup(program: Command, context: CommandContext) {
     .argument("<id>", "backup id")
     .description("A backup's manifest")
     .action(async (id: string) => {
-      const manifest = await send<Loose>("GET", `/admin/backups/${encodeURIComponent(id)}`);
+      const manifest: Loose = await call((api) => api.GET("/admin/backups/{id}", { params: { path: { id } } }));
       emit(context.output(), manifest, () =>
         [
           keyValues([
@@ -90,30 +108,29 @@ export function registerBackup(program: Command, context: CommandContext) {
   backup
     .command("download")
     .argument("<id>", "backup id")
-    .option("--out <file>", "where to write the zstd-compressed SQL (default <id>.sql.zst)")
-    .description("Download a backup as one .sql.zst file: `zstd -d` it, then `wrangler d1 execute DB --file`")
-    .action(async (id: string, options: { out?: string }) => {
-      const out = options.out ?? `${id}.sql.zst`;
-      const response = await context.client().raw("GET", `/admin/backups/${encodeURIComponent(id)}/download`);
-      if (!response.ok || !response.body) {
-        const problem = (await response.json().catch(() => ({}))) as Loose;
-        throw new CliError(`${response.status} ${problem.title ?? "error"}: ${problem.detail ?? ""}`);
-      }
-      progress(`downloading ${id} to ${out}…`);
-      await pipeline(Readable.fromWeb(response.body as never), createWriteStream(out));
-      emit(
-        context.output(),
-        { id, file: out },
-        () => `wrote ${out}; restore with: zstd -d ${out} && npx wrangler d1 execute DB --file ${out.replace(/\.zst$/, "")}`,
+    .option("--out <file>", "where to write the zstd-compressed SQL (default <id>.sql.zst, <id>-data.sql.zst with --data-only)")
+    .option("--data-only", "rows and sqlite_sequence only, for a database `wrangler d1 migrations apply` created", false)
+    .description("Download a backup as one .sql.zst file: `zstd -d` it, then `wrangler d1 execute DB --local|--remote --file`")
+    .action(async (id: string, options: { out?: string; dataOnly: boolean }) => {
+      const out = options.out ?? `${id}${options.dataOnly ? "-data" : ""}.sql.zst`;
+      const body = await call((api) =>
+        api.GET("/admin/backups/{id}/download", {
+          params: { path: { id }, query: options.dataOnly ? { dataOnly: "true" } : {} },
+          parseAs: "stream",
+        }),
       );
+      if (!body) throw new CliError(`the download of ${id} had no body`);
+      progress(`downloading ${id} to ${out}…`);
+      await pipeline(Readable.fromWeb(body as never), createWriteStream(out));
+      emit(context.output(), { id, file: out, data_only: options.dataOnly }, () => restoreHint(out, options.dataOnly));
     });
 
   backup
     .command("verify")
     .argument("<id>", "backup id")
-    .description("Re-read every object: sha256, decompression and row counts against the manifest")
+    .description("Re-read every object: sha256, decompression, and every value parsed back against the digests")
     .action(async (id: string) => {
-      const result = await send<Loose>("POST", `/admin/backups/${encodeURIComponent(id)}/verify`);
+      const result = await call((api) => api.POST("/admin/backups/{id}/verify", { params: { path: { id } } }));
       emit(context.output(), result, () =>
         result.ok
           ? `${id}: ok (${result.objects} objects, ${result.rows} rows)`
@@ -134,22 +151,28 @@ export function registerBackup(program: Command, context: CommandContext) {
     .action(async (id: string, options: { target: string; tables?: string; force: boolean; dryRun: boolean; yes: boolean }) => {
       if (options.target !== "scratch" && options.target !== "main") throw new CliError("--target must be scratch or main", 2);
       const body = {
-        target: options.target,
+        target: options.target as "scratch" | "main",
         force: options.force,
         tables: options.tables ? options.tables.split(",").map((t) => t.trim()) : undefined,
       };
-      const path = `/admin/backups/${encodeURIComponent(id)}/restore`;
-      const plan = await send<Loose>("POST", path, { ...body, dryRun: true });
+      const restore = (mode: { dryRun: true } | { confirm: true }) =>
+        call((api) => api.POST("/admin/backups/{id}/restore", { params: { path: { id } }, body: { ...body, ...mode } }));
+      const plan: Loose = await restore({ dryRun: true });
       const describe = () =>
         `${plan.plan.rows} rows in ${plan.plan.tables.length} tables into ${options.target}${plan.plan.drops.length ? `, replacing ${plan.plan.drops.join(", ")}` : ""}`;
       if (options.dryRun) return emit(context.output(), plan, () => `would restore ${describe()}`);
       if (options.target === "main") await confirmOrExit(`Restore ${describe()}?`, options);
       progress(`restoring ${describe()}…`);
-      const result = await send<Loose>("POST", path, { ...body, confirm: true });
+      const result: Loose = await restore({ confirm: true });
       emit(context.output(), result, () =>
-        result.verified
-          ? "restored; every table matches the manifest"
-          : `restored, but ${result.mismatches.length} table(s) differ`,
+        [
+          result.verified
+            ? "restored; every table matches the manifest"
+            : `restored, but ${result.mismatches.length} table(s) differ, ${result.foreign_key_violations?.length ?? 0} foreign key violation(s)`,
+          result.safety_backup ? `safety backup of the replaced database: ${result.safety_backup}` : "",
+        ]
+          .filter(Boolean)
+          .join("\n"),
       );
       if (!result.verified) process.exitCode = 1;
     });
@@ -172,7 +195,7 @@ export function registerBackup(program: Command, context: CommandContext) {
         weekly: options.weekly,
         monthly: options.monthly,
       };
-      const plan = await send<Loose>("POST", "/admin/backups/prune", { ...rules, dryRun: true });
+      const plan: Loose = await call((api) => api.POST("/admin/backups/prune", { body: { ...rules, dryRun: true } }));
       const describe = (p: Loose) => `keep ${p.keep.length}, delete ${p.delete.length} (+${p.incomplete.length} incomplete)`;
       if (options.dryRun)
         return emit(
@@ -182,7 +205,7 @@ export function registerBackup(program: Command, context: CommandContext) {
         );
       if (plan.delete.length + plan.incomplete.length === 0) return emit(context.output(), plan, () => "nothing to prune");
       await confirmOrExit(`Prune: ${describe(plan)}?`, options);
-      const result = await send<Loose>("POST", "/admin/backups/prune", { ...rules, confirm: true });
+      const result: Loose = await call((api) => api.POST("/admin/backups/prune", { body: { ...rules, confirm: true } }));
       emit(context.output(), result, () => `deleted ${result.deleted.join(", ")}`);
     });
 
@@ -190,7 +213,7 @@ export function registerBackup(program: Command, context: CommandContext) {
     .command("drill")
     .description("Restore the newest backup into SCRATCH_DB and compare with its manifest")
     .action(async () => {
-      const run = await send<Loose>("POST", "/admin/backups/drill");
+      const run = await call((api) => api.POST("/admin/backups/drill"));
       emit(context.output(), run, () => `${run.status}: ${JSON.stringify(run.counts ?? run.error)}`);
       if (run.status !== "succeeded") process.exitCode = 1;
     });

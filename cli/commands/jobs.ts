@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
+import type { components } from "../../client/keeper-api.ts";
 import { type ApiClient, CliError } from "../client.ts";
 import { confirmOrExit } from "../confirm.ts";
 import type { CommandContext } from "../keeper.ts";
@@ -10,26 +11,8 @@ import { emit, keyValues, type OutputOptions, progress, table } from "../output.
  *   list [--job NAME] [--status S] · show ID [--wait] · cancel ID [--yes]
  */
 
-interface JobProgress {
-  steps: number;
-  done: number;
-  total: number | null;
-  unit: string;
-  phase: string;
-}
-
-export interface JobRun {
-  id: number;
-  job: string;
-  status: string;
-  trigger: string;
-  started_at: string;
-  finished_at: string | null;
-  counts: Record<string, unknown> | null;
-  error: string | null;
-  instance_id: string | null;
-  progress: JobProgress | null;
-}
+/** A job run as the API declares it (GET /admin/jobs/{id}). */
+export type JobRun = components["schemas"]["JobRun"];
 
 function positiveId(value: string): number {
   const parsed = Number(value);
@@ -57,7 +40,7 @@ export function progressLine(run: JobRun): string {
 export async function waitForJob(client: ApiClient, id: number, options: { intervalMs?: number } = {}): Promise<JobRun> {
   let last = "";
   for (;;) {
-    const run = await client.request<JobRun>("GET", `/admin/jobs/${id}`);
+    const run: JobRun = await client.call(client.api.GET("/admin/jobs/{id}", { params: { path: { id } } }));
     const line = progressLine(run);
     if (line !== last) progress(line);
     last = line;
@@ -101,10 +84,14 @@ export function registerJobs(program: Command, context: CommandContext) {
     .option("--status <status>", "running | succeeded | partial | failed | skipped | cancelled")
     .option("--limit <n>", "how many", "50")
     .action(async (options: { job?: string; status?: string; limit: string }) => {
-      const query = new URLSearchParams({ limit: options.limit });
-      if (options.job) query.set("job", options.job);
-      if (options.status) query.set("status", options.status);
-      const result = await context.client().request<{ items: JobRun[] }>("GET", `/admin/jobs?${query}`);
+      const client = context.client();
+      const result = await client.call(
+        client.api.GET("/admin/jobs", {
+          params: {
+            query: { limit: Number(options.limit), job: options.job, status: options.status as JobRun["status"] | undefined },
+          },
+        }),
+      );
       emit(context.output(), result, () =>
         table(
           ["id", "job", "status", "trigger", "started", "progress"],
@@ -127,7 +114,8 @@ export function registerJobs(program: Command, context: CommandContext) {
     .option("--wait", "wait until the job ends (progress on stderr) and exit with its outcome", false)
     .action(async (id: number, options: { wait: boolean }) => {
       if (options.wait) return reportRun(context.output(), await waitForJob(context.client(), id));
-      const run = await context.client().request<JobRun & { workflow: unknown }>("GET", `/admin/jobs/${id}`);
+      const client = context.client();
+      const run = await client.call(client.api.GET("/admin/jobs/{id}", { params: { path: { id } } }));
       emit(context.output(), run, () =>
         keyValues([
           ["job", run.job],
@@ -148,9 +136,11 @@ export function registerJobs(program: Command, context: CommandContext) {
     .option("--yes", "do not ask for confirmation", false)
     .action(async (id: number, options: { yes: boolean }) => {
       const client = context.client();
-      const plan = await client.request<{ run: JobRun }>("POST", `/admin/jobs/${id}/cancel`, { dryRun: true });
+      const cancel = (body: { dryRun: boolean } | { confirm: boolean }) =>
+        client.call(client.api.POST("/admin/jobs/{id}/cancel", { params: { path: { id } }, body }));
+      const plan = await cancel({ dryRun: true });
       await confirmOrExit(`Cancel job ${id} (${plan.run.job}, ${progressLine(plan.run)})?`, options);
-      const result = await client.request<{ run: JobRun }>("POST", `/admin/jobs/${id}/cancel`, { confirm: true });
+      const result = await cancel({ confirm: true });
       emit(context.output(), result, () => `job ${id} ${result.run.status}`);
     });
 }

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
+import type { components } from "../../client/index.ts";
 import { CliError } from "../client.ts";
 import { confirmOrExit } from "../confirm.ts";
 import type { CommandContext } from "../keeper.ts";
@@ -14,52 +15,11 @@ import { emit, keyValues, progress, table } from "../output.ts";
  *   lint                   safety lint of the bundled migration files
  */
 
-interface Drift {
-  kind: string;
-  name: string;
-  detail: string;
-}
-
-interface Status {
-  ok: boolean;
-  current: { number: number | null; name: string } | null;
-  applied: {
-    name: string;
-    applied_at: string;
-    checksum: { recorded: string | null; recorded_as: string | null; file: string | null; matches: boolean | null };
-  }[];
-  pending: { number: number; name: string; down_ready: boolean }[];
-  drift: Drift[];
-}
-
-type Bookmark = { taken: true; bookmark: string; database_id: string } | { taken: false; reason: string };
-
-interface Plan {
-  dry_run: boolean;
-  from: string | null;
-  to: string | null;
-  steps: { number: number; name: string; statements: string[] }[];
-  bookmark: Bookmark;
-  forced_past_drift: Drift[];
-  applied?: string[];
-  rolled_back?: string[];
-}
-
-type StepResult = { ok: boolean; problems: string[] } | null;
-
-interface TestReport {
-  ok: boolean;
-  database: string;
-  migrations: { name: string; up: StepResult; down: StepResult; reup: StepResult }[];
-}
-
-interface LintReport {
-  ok: boolean;
-  files: number;
-  errors: number;
-  warnings: number;
-  findings: { file: string; direction: string; rule: string; severity: string; statement: number | null; message: string }[];
-}
+type Schemas = components["schemas"];
+type Status = Schemas["MigrationStatus"];
+type Plan = Schemas["MigrationApplyResult"] | Schemas["MigrationRollbackResult"];
+type Bookmark = Plan["bookmark"];
+type StepResult = Schemas["MigrationTestResult"]["migrations"][number]["up"];
 
 export function migrationNumberArgument(value: string): number {
   const parsed = Number(value);
@@ -94,7 +54,8 @@ export function registerMigrate(program: Command, context: CommandContext) {
     .command("status")
     .description("Current version, applied migrations with checksums, pending ones, and drift (exit 1 on drift)")
     .action(async () => {
-      const status = await context.client().request<Status>("GET", "/admin/migrations");
+      const client = context.client();
+      const status = await client.call(client.api.GET("/admin/migrations"));
       if (!context.output().json || status.ok) {
         emit(context.output(), status, () =>
           [
@@ -132,9 +93,10 @@ export function registerMigrate(program: Command, context: CommandContext) {
     .option("--dry-run", "print the SQL that would run and change nothing", false)
     .option("--force", "apply even though status reports drift", false)
     .action(async (options: { to?: number; dryRun: boolean; force: boolean }) => {
-      const plan = await context
-        .client()
-        .request<Plan>("POST", "/admin/migrations/apply", { to: options.to, dryRun: options.dryRun, force: options.force });
+      const client = context.client();
+      const plan = await client.call(
+        client.api.POST("/admin/migrations/apply", { body: { to: options.to, dryRun: options.dryRun, force: options.force } }),
+      );
       emit(context.output(), plan, () => {
         if (plan.steps.length === 0) return `nothing to apply (at ${plan.from ?? "no version"})`;
         if (plan.dry_run)
@@ -153,7 +115,7 @@ export function registerMigrate(program: Command, context: CommandContext) {
     .action(async (options: { to?: number; dryRun: boolean; yes: boolean; force: boolean }) => {
       const client = context.client();
       const request = { to: options.to, force: options.force };
-      const plan = await client.request<Plan>("POST", "/admin/migrations/rollback", { ...request, dryRun: true });
+      const plan = await client.call(client.api.POST("/admin/migrations/rollback", { body: { ...request, dryRun: true } }));
       if (options.dryRun || plan.steps.length === 0) {
         emit(context.output(), plan, () =>
           plan.steps.length === 0
@@ -170,11 +132,9 @@ export function registerMigrate(program: Command, context: CommandContext) {
         from: plan.from ?? undefined,
         force: options.force,
       };
-      const done = await client.request<Plan>("POST", "/admin/migrations/rollback", {
-        ...confirmed,
-        dryRun: false,
-        confirm: true,
-      });
+      const done = await client.call(
+        client.api.POST("/admin/migrations/rollback", { body: { ...confirmed, dryRun: false, confirm: true } }),
+      );
       emit(context.output(), done, () =>
         [`rolled back ${done.rolled_back?.join(", ")}`, `now at ${done.to}`, renderBookmark(done.bookmark)].join("\n"),
       );
@@ -185,7 +145,8 @@ export function registerMigrate(program: Command, context: CommandContext) {
     .description("Round trip on SCRATCH_DB with data loaded: up all, down all, up all (exit 1 on any failure)")
     .action(async () => {
       progress("running the round trip on SCRATCH_DB …");
-      const report = await context.client().request<TestReport>("POST", "/admin/migrations/test");
+      const client = context.client();
+      const report = await client.call(client.api.POST("/admin/migrations/test"));
       const cell = (result: StepResult) => (result === null ? "not run" : result.ok ? "pass" : "FAIL");
       if (!context.output().json || report.ok) {
         emit(context.output(), report, () => {
@@ -210,7 +171,8 @@ export function registerMigrate(program: Command, context: CommandContext) {
     .command("lint")
     .description("Safety lint of the migration files the Worker bundles (exit 1 on errors)")
     .action(async () => {
-      const report = await context.client().request<LintReport>("GET", "/admin/migrations/lint");
+      const client = context.client();
+      const report = await client.call(client.api.GET("/admin/migrations/lint"));
       if (!context.output().json || report.ok) {
         emit(context.output(), report, () =>
           [

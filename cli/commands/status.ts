@@ -2,23 +2,16 @@ import type { Command } from "commander";
 import type { CommandContext } from "../keeper.ts";
 import { emit, keyValues } from "../output.ts";
 
-interface Status {
-  environment: string;
-  time: string;
-  database: { reachable: boolean; round_trip_ms: number; size_bytes: number | null; served_by_region: string | null };
-  schema: { migrated: boolean; version: string | null; applied_count: number; last_applied_at: string | null };
-  principal: { actor: string; scopes: string[] };
-}
-
 export function registerStatus(program: Command, context: CommandContext) {
   program
     .command("status")
     .description("Reachability of the Worker and D1, and the applied schema version")
     .action(async () => {
-      const status = await context.client().request<Status>("GET", "/admin/status");
+      const client = context.client();
+      const status = await client.call(client.api.GET("/admin/status"));
       emit(context.output(), status, () =>
         keyValues([
-          ["url", context.client().baseUrl],
+          ["url", client.baseUrl],
           ["environment", status.environment],
           ["database", status.database.reachable ? `reachable (${status.database.round_trip_ms} ms)` : "unreachable"],
           ["size", status.database.size_bytes === null ? "unknown" : `${status.database.size_bytes} bytes`],
@@ -27,6 +20,21 @@ export function registerStatus(program: Command, context: CommandContext) {
             status.schema.migrated ? `${status.schema.version} (${status.schema.applied_count} applied)` : "not migrated",
           ],
           ["last applied", status.schema.last_applied_at],
+          [
+            "pending",
+            status.schema.ready
+              ? "none: the schema matches this Worker"
+              : [
+                  status.schema.pending_count > 0
+                    ? `${status.schema.pending_count} migrations pending (${status.schema.pending.join(", ")})`
+                    : "",
+                  status.schema.unknown_applied.length > 0
+                    ? `applied but unknown to this Worker: ${status.schema.unknown_applied.join(", ")}`
+                    : "",
+                ]
+                  .filter(Boolean)
+                  .join("; ") + " — data routes answer 503; run keeper migrate apply",
+          ],
           ["you are", `${status.principal.actor} [${status.principal.scopes.join(", ")}]`],
         ]),
       );

@@ -3,17 +3,6 @@ import { InvalidArgumentError } from "commander";
 import type { CommandContext } from "../keeper.ts";
 import { emit, keyValues, table } from "../output.ts";
 
-interface Video {
-  id: string;
-  filename: string;
-  file_path: string;
-  duration: number;
-  category: string | null;
-  tags: string[];
-  created_at: string;
-  deleted_at: string | null;
-}
-
 export function positiveInt(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError("must be a positive whole number");
@@ -29,9 +18,14 @@ export function registerVideos(program: Command, context: CommandContext) {
     .option("--cursor <cursor>", "continue after a previous page")
     .option("--include-deleted", "show soft-deleted videos too", false)
     .action(async (options: { limit: number; cursor?: string; includeDeleted: boolean }) => {
-      const query = new URLSearchParams({ limit: String(options.limit), include_deleted: String(options.includeDeleted) });
-      if (options.cursor) query.set("cursor", options.cursor);
-      const page = await context.client().request<{ items: Video[]; next_cursor: string | null }>("GET", `/v1/videos?${query}`);
+      const client = context.client();
+      const page = await client.call(
+        client.api.GET("/v1/videos", {
+          params: {
+            query: { limit: options.limit, include_deleted: options.includeDeleted ? "true" : "false", cursor: options.cursor },
+          },
+        }),
+      );
       emit(context.output(), page, () => {
         const rows = page.items.map((v) => [
           v.id,
@@ -52,12 +46,12 @@ export function registerVideos(program: Command, context: CommandContext) {
     .argument("<id>", "video id")
     .option("--include-deleted", "show it even if soft-deleted", false)
     .action(async (id: string, options: { includeDeleted: boolean }) => {
-      const video = await context
-        .client()
-        .request<Video & Record<string, unknown>>(
-          "GET",
-          `/v1/videos/${encodeURIComponent(id)}?include_deleted=${options.includeDeleted}`,
-        );
+      const client = context.client();
+      const video = await client.call(
+        client.api.GET("/v1/videos/{id}", {
+          params: { path: { id }, query: { include_deleted: options.includeDeleted ? "true" : "false" } },
+        }),
+      );
       emit(context.output(), video, () => keyValues(Object.entries(video)));
     });
 }

@@ -240,10 +240,12 @@ export async function restoreArchivedConversation({ ctx, input }: { ctx: AppCont
       `Video '${line.conversation.video_id}' no longer exists; the conversation cannot be restored`,
     );
   const { conversation } = line;
+  // Restored means in use again: a fresh updated_at, or the next nightly run would archive it
+  // again straight away (retention archives by updated_at).
   const statements = [
     ctx.d1
       .prepare("INSERT INTO conversations (id, video_id, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
-      .bind(conversation.id, conversation.video_id, conversation.title, conversation.created_at, conversation.updated_at),
+      .bind(conversation.id, conversation.video_id, conversation.title, conversation.created_at, ctx.now().getTime()),
     ...messageInserts(ctx, line.messages),
     ctx.d1
       .prepare("UPDATE keeper_archived_conversations SET restored_at = ? WHERE conversation_id = ?")

@@ -34,7 +34,7 @@ export async function countVideoRows(ctx: AppContext, videoId: string): Promise<
 /**
  * Children go first, in chunks, so no single statement (nor the cascade behind it) has to delete
  * a hundred thousand rows. Each chunk is its own statement: if the Worker stops midway the video is
- * still soft-deleted and selected again, and the next run finishes the job.
+ * still soft-deleted (and claimed), and the next run finishes the job.
  */
 const childDeletes = [
   "DELETE FROM messages WHERE rowid IN (SELECT m.rowid FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.video_id = ? LIMIT ?)",
@@ -75,20 +75,30 @@ export async function purgeVideo({
     throw new KeeperError("CONFIRMATION_REQUIRED", "Permanent delete needs confirm: true (try dryRun: true first)");
   }
 
-  // Every chunk and the final delete are guarded by the deleted_at we planned with: a video
-  // restored (or re-deleted) while this runs keeps its rows, and the purge reports the conflict.
-  const guard = "EXISTS (SELECT 1 FROM videos WHERE id = ? AND deleted_at IS ?)";
+  // Claim the video first, only if it is still deleted as planned: from here a restore is refused,
+  // so no restore can land between the chunks below. A restore that came first wins whole.
+  const claim = await ctx.d1
+    .prepare("UPDATE videos SET purging_at = ? WHERE id = ? AND deleted_at IS ?")
+    .bind(ctx.now().getTime(), input.id, row.deletedAt)
+    .run();
+  if (claim.meta.changes === 0) {
+    throw new KeeperError(
+      "CONFLICT",
+      `Video '${input.id}' was restored or changed before its purge started; it and its files were kept`,
+    );
+  }
+  const claimed = "EXISTS (SELECT 1 FROM videos WHERE id = ? AND purging_at IS NOT NULL)";
   for (const sql of childDeletes) {
     for (;;) {
       const result = await ctx.d1
-        .prepare(sql.replace("LIMIT ?)", `LIMIT ?) AND ${guard}`))
-        .bind(input.id, PURGE_CHUNK_ROWS, input.id, row.deletedAt)
+        .prepare(sql.replace("LIMIT ?)", `LIMIT ?) AND ${claimed}`))
+        .bind(input.id, PURGE_CHUNK_ROWS, input.id)
         .run();
       if (result.meta.changes < PURGE_CHUNK_ROWS) break;
     }
   }
   const [removed] = await ctx.d1.batch([
-    ctx.d1.prepare("DELETE FROM videos WHERE id = ? AND deleted_at IS ?").bind(input.id, row.deletedAt),
+    ctx.d1.prepare("DELETE FROM videos WHERE id = ? AND purging_at IS NOT NULL").bind(input.id),
     auditStatement(
       ctx,
       {
@@ -101,10 +111,7 @@ export async function purgeVideo({
   ]);
 
   if (removed.meta.changes === 0) {
-    throw new KeeperError(
-      "CONFLICT",
-      `Video '${input.id}' was restored or changed while it was being purged; it and its files were kept`,
-    );
+    throw new KeeperError("CONFLICT", `Video '${input.id}' was purged by another run meanwhile`);
   }
   let deleted = 0;
   let error: string | null = null;
@@ -145,16 +152,27 @@ export interface SetPurgeResult {
 /**
  * Retention's purge: the same order and guarantees as `purgeVideo`, but for a set of due videos at
  * once, so the per-video round trips (lookup, counts, four deletes) do not dominate when videos own
- * few rows. Children go in chunks of PURGE_CHUNK_ROWS across the whole set; then one batch deletes
- * each video row — only if its `deleted_at` is still the one that made it due, so a video restored
- * (or re-deleted) meanwhile keeps its row — each with its audit row. MEDIA last, per video; a failure
- * there leaves orphans for orphan cleanup, as in `purgeVideo`.
+ * few rows. Each video is claimed first, only if its `deleted_at` is still the one that made it due;
+ * the children of the claimed videos go in chunks of PURGE_CHUNK_ROWS; then one batch deletes each
+ * claimed video row with its audit row. MEDIA last, per video; a failure there leaves orphans for
+ * orphan cleanup, as in `purgeVideo`.
  */
 export async function purgeDueVideos(
   ctx: AppContext,
   input: { videos: { id: string; deleted_at: number }[]; reason: string },
 ): Promise<SetPurgeResult> {
-  const videos = input.videos.slice(0, PURGE_SET_SIZE);
+  const selected = input.videos.slice(0, PURGE_SET_SIZE);
+  if (selected.length === 0) return { purged: [], rows: 0, mediaDeleted: 0, mediaErrors: 0 };
+  // Claim each video, only if it is still deleted as it was when selected (a video restored, or
+  // restored and deleted again, since is not due); claimed videos can no longer be restored.
+  const claims = await ctx.d1.batch(
+    selected.map((video) =>
+      ctx.d1
+        .prepare("UPDATE videos SET purging_at = ? WHERE id = ? AND deleted_at = ?")
+        .bind(ctx.now().getTime(), video.id, video.deleted_at),
+    ),
+  );
+  const videos = selected.filter((_, index) => claims[index].meta.changes > 0);
   if (videos.length === 0) return { purged: [], rows: 0, mediaDeleted: 0, mediaErrors: 0 };
   const ids = videos.map((video) => video.id);
   const inList = ids.map(() => "?").join(", ");
@@ -173,8 +191,7 @@ export async function purgeDueVideos(
   });
 
   for (const template of childDeletesBySet) {
-    // Only children of videos still soft-deleted: one restored since selection keeps everything.
-    const sql = template.replace("IDS", `SELECT id FROM videos WHERE id IN (${inList}) AND deleted_at IS NOT NULL`);
+    const sql = template.replace("IDS", `SELECT id FROM videos WHERE id IN (${inList}) AND purging_at IS NOT NULL`);
     for (;;) {
       const result = await ctx.d1
         .prepare(sql)
@@ -185,7 +202,7 @@ export async function purgeDueVideos(
   }
   const removed = await ctx.d1.batch(
     videos.flatMap((video) => [
-      ctx.d1.prepare("DELETE FROM videos WHERE id = ? AND deleted_at = ?").bind(video.id, video.deleted_at),
+      ctx.d1.prepare("DELETE FROM videos WHERE id = ? AND purging_at IS NOT NULL").bind(video.id),
       auditStatement(
         ctx,
         { action: "archival.purge", target: video.id, detail: { ...perVideo.get(video.id), reason: input.reason } },

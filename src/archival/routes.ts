@@ -1,6 +1,7 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { KeeperEnv } from "../platform/context";
 import { KeeperError } from "../platform/errors";
+import { decimalInteger } from "../platform/query-params";
 import { jsonBody as body, jsonContent as json, keeperRoute, problems } from "../platform/route";
 import { pageOf, Video } from "../videos/present";
 import { idString, PageQuery } from "../videos/validators";
@@ -61,6 +62,7 @@ const PolicyRunResult = z
 export const softDeleteRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/videos/{id}/soft-delete",
+  operationId: "archival.softDeleteVideo",
   scope: "admin",
   tags: ["archival"],
   summary: "Soft-delete a video: hidden from the data API, purged after the retention window",
@@ -71,6 +73,7 @@ export const softDeleteRoute = keeperRoute({
 export const restoreVideoRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/videos/{id}/restore",
+  operationId: "archival.restoreVideo",
   scope: "admin",
   tags: ["archival"],
   summary: "Undo a soft delete",
@@ -81,6 +84,7 @@ export const restoreVideoRoute = keeperRoute({
 export const listDeletedRoute = keeperRoute({
   method: "get",
   path: "/admin/archival/deleted",
+  operationId: "archival.listDeleted",
   scope: "read",
   tags: ["archival"],
   summary: "Soft-deleted videos, most recently deleted first, with their age",
@@ -93,6 +97,7 @@ export const listDeletedRoute = keeperRoute({
 export const purgeRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/videos/{id}/purge",
+  operationId: "archival.purgeVideo",
   scope: "admin",
   tags: ["archival"],
   summary: "Permanently delete a video, its context, memory, conversations, messages and MEDIA files",
@@ -117,6 +122,7 @@ export const purgeRoute = keeperRoute({
 export const archiveConversationsRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/archive-conversations",
+  operationId: "archival.archiveConversations",
   scope: "admin",
   tags: ["archival"],
   summary: "Archive conversations idle longer than archiveDays to R2, then remove them from D1",
@@ -126,12 +132,13 @@ export const archiveConversationsRoute = keeperRoute({
       .strict()
       .openapi({ example: { dryRun: true, archiveDays: 30 } }),
   ),
-  responses: { 200: json("The run (or the plan)", PolicyRunResult), 423: problems[423], 428: problems[428] },
+  responses: { 200: json("The run (or the plan)", PolicyRunResult), 423: problems[423], 428: problems[428], 502: problems[502] },
 });
 
 export const listArchivedRoute = keeperRoute({
   method: "get",
   path: "/admin/archival/archived-conversations",
+  operationId: "archival.listArchived",
   scope: "read",
   tags: ["archival"],
   summary: "Find archived conversations by video or id",
@@ -139,7 +146,7 @@ export const listArchivedRoute = keeperRoute({
     query: z.object({
       video_id: idString.optional(),
       conversation_id: idString.optional(),
-      limit: z.coerce.number().int().min(1).max(500).default(100),
+      limit: decimalInteger(1, 500).default(100),
     }),
   },
   responses: { 200: json("Archived conversations", z.object({ items: z.array(ArchivedConversation) })) },
@@ -148,6 +155,7 @@ export const listArchivedRoute = keeperRoute({
 export const restoreConversationRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/archived-conversations/{conversationId}/restore",
+  operationId: "archival.restoreConversation",
   scope: "admin",
   tags: ["archival"],
   summary: "Put an archived conversation (and its messages) back into D1",
@@ -166,6 +174,7 @@ export const restoreConversationRoute = keeperRoute({
 export const cleanupRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/cleanup",
+  operationId: "archival.cleanupMedia",
   scope: "admin",
   tags: ["archival"],
   summary: "Remove orphaned rows and MEDIA files of videos that no longer exist",
@@ -181,6 +190,7 @@ export const cleanupRoute = keeperRoute({
 export const optimizeRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/optimize",
+  operationId: "archival.optimize",
   scope: "admin",
   tags: ["archival"],
   summary: "PRAGMA optimize (D1 has no VACUUM/ANALYZE) with size before and after",
@@ -200,13 +210,14 @@ export const optimizeRoute = keeperRoute({
 export const policiesStatusRoute = keeperRoute({
   method: "get",
   path: "/admin/archival/status",
+  operationId: "archival.status",
   scope: "read",
   tags: ["archival"],
   summary: "What each retention policy would do now, and its last run",
   request: {
     query: z.object({
-      archive_days: z.coerce.number().int().min(1).max(3650).optional(),
-      delete_days: z.coerce.number().int().min(1).max(3650).optional(),
+      archive_days: decimalInteger(1, 3650).optional(),
+      delete_days: decimalInteger(1, 3650).optional(),
     }),
   },
   responses: { 200: json("Policy status", Loose) },
@@ -215,6 +226,7 @@ export const policiesStatusRoute = keeperRoute({
 export const applyPoliciesRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/apply-policies",
+  operationId: "archival.applyPolicies",
   scope: "admin",
   tags: ["archival"],
   summary: "Start the retention Workflow now (the same job and lease as the daily cron); follow it at /admin/jobs/{run.id}",
@@ -223,7 +235,7 @@ export const applyPoliciesRoute = keeperRoute({
       .strict()
       .openapi({ example: { dryRun: true, archiveDays: 30, deleteDays: 7 } }),
   ),
-  responses: { 200: json("The run (or the plan)", PolicyRunResult), 423: problems[423], 428: problems[428] },
+  responses: { 200: json("The run (or the plan)", PolicyRunResult), 423: problems[423], 428: problems[428], 502: problems[502] },
 });
 
 export function registerArchivalRoutes(app: OpenAPIHono<KeeperEnv>) {

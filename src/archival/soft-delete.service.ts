@@ -28,12 +28,23 @@ export async function restoreVideo({ ctx, input }: { ctx: AppContext; input: { i
   const existing = await findVideoRow({ ctx, input });
   if (!existing) throw notFound(`Video '${input.id}' (it may already have been purged)`);
   if (existing.deletedAt === null) return { video: presentVideo(existing), changed: false };
+  if (existing.purgingAt !== null) {
+    throw new KeeperError(
+      "CONFLICT",
+      `Video '${input.id}' is being purged (since ${new Date(existing.purgingAt).toISOString()}); it cannot be restored. Run the purge again to finish it`,
+    );
+  }
   const at = ctx.now().getTime();
   const [update] = await ctx.d1.batch([
     ctx.d1
-      .prepare("UPDATE videos SET deleted_at = NULL, updated_at = ? WHERE id = ? AND deleted_at = ?")
+      .prepare("UPDATE videos SET deleted_at = NULL, updated_at = ? WHERE id = ? AND deleted_at = ? AND purging_at IS NULL")
       .bind(at, input.id, existing.deletedAt),
-    auditStatement(ctx, { action: "archival.restore", target: input.id, detail: { deleted_at: existing.deletedAt } }),
+    // Audited only when the row changed: a restore that lost a race records nothing.
+    auditStatement(
+      ctx,
+      { action: "archival.restore", target: input.id, detail: { deleted_at: existing.deletedAt } },
+      { onlyIfPreviousChanged: true },
+    ),
   ]);
   if (update.meta.changes === 0) throw new KeeperError("CONFLICT", `Video '${input.id}' changed while restoring; try again`);
   const row = await findVideoRow({ ctx, input });

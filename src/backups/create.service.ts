@@ -2,19 +2,28 @@ import { constants, zstdCompressSync } from "node:zlib";
 import { type Bookmark, takeTimeTravelBookmark } from "../migrations/time-travel";
 import type { AppContext } from "../platform/context";
 import { PAGE_ROWS, pageDigest, readPage, tableDigest } from "./digest";
-import { introspect, type TableInfo } from "./introspect";
-import { BACKUP_PREFIX, type Manifest, type ManifestObject, type ManifestTable, manifestKey } from "./manifest";
+import { dumpColumns, introspect, quoteIdentifier, type TableInfo } from "./introspect";
+import {
+  BACKUP_PREFIX,
+  MANIFEST_FORMAT,
+  type Manifest,
+  type ManifestObject,
+  type ManifestTable,
+  manifestKey,
+  sequenceSql,
+} from "./manifest";
 import { ObjectWriter } from "./object-writer";
-import { renderInserts } from "./sql-render";
+import { PARTS_TABLE, renderPage } from "./sql-render";
 
 export const BACKUP_JOB = "backups.create";
 /** Pages per data object: bounds an object to ~250k rows. */
 export const PAGES_PER_OBJECT = 50;
 /**
  * Runtime state, not data: a restored lease or resume cursor would be wrong in its new home (and
- * the cursor of the running backup would describe itself). Everything else is backed up.
+ * the cursor of the running backup would describe itself), and staged parts of a long value are
+ * left over only by a replay that stopped half way. Everything else is backed up.
  */
-export const EXCLUDED_TABLES = ["keeper_leases", "keeper_job_cursors"];
+export const EXCLUDED_TABLES = ["keeper_leases", "keeper_job_cursors", PARTS_TABLE];
 
 const encoder = new TextEncoder();
 /**
@@ -24,8 +33,7 @@ const encoder = new TextEncoder();
  */
 export const FRAME_INPUT_BYTES = 32 * 1024;
 
-function zstdFrames(text: string): Uint8Array[] {
-  const bytes = encoder.encode(text);
+export function zstdFrames(bytes: Uint8Array): Uint8Array[] {
   const frames: Uint8Array[] = [];
   for (let start = 0; start < bytes.byteLength; start += FRAME_INPUT_BYTES) {
     const slice = bytes.subarray(start, start + FRAME_INPUT_BYTES);
@@ -34,17 +42,26 @@ function zstdFrames(text: string): Uint8Array[] {
   return frames;
 }
 
-/** Where an unfinished backup stands: the backup Workflow carries it from step to step (backup-job.ts). */
+/** A table to back up, with what the start of the backup saw of it. */
+export interface SnapshotTable extends TableInfo {
+  /** The largest rowid when the backup started (null: the table was empty); no row above it is read. */
+  highWater: string | null;
+  /** Its sqlite_sequence value when the backup started (AUTOINCREMENT tables), exact as text. */
+  sequence: string | null;
+}
+
+/** Where an unfinished backup stands, as plain JSON: the backup Workflow carries it from step to step (backup-job.ts). */
 export interface BackupCursor {
   id: string;
   startedAt: number;
   invocations: number;
   schemaVersion: string | null;
   bookmark: Bookmark;
-  tables: TableInfo[];
+  tables: SnapshotTable[];
   extras: string[];
   tableIndex: number;
-  afterRowid: number;
+  /** Last rowid written of the current table (null: none yet), exact as text. */
+  afterRowid: string | null;
   rowsSoFar: number;
   pageDigests: string[];
   objects: ManifestObject[];
@@ -59,8 +76,25 @@ function backupId(now: Date): string {
     .replace(/\.\d+Z$/, "Z")}-${crypto.randomUUID().slice(0, 4)}`;
 }
 
+/**
+ * Reads what a backup will contain and where each table ends: every table's largest rowid and the
+ * sqlite_sequence values, in one batch (one transaction, so one instant for all tables). Rows
+ * added after this point are never read, so a child written during the backup cannot appear
+ * without its parent.
+ */
 export async function startBackup(ctx: AppContext): Promise<BackupCursor> {
   const schema = await introspect(ctx.d1);
+  const included = schema.tables.filter((table) => !EXCLUDED_TABLES.includes(table.name));
+  const hasSequence = await ctx.d1
+    .prepare("SELECT 1 AS x FROM sqlite_schema WHERE type = 'table' AND name = 'sqlite_sequence'")
+    .first();
+  const snapshot = await ctx.d1.batch<{ n: string | null }>([
+    ...included.map((table) => ctx.d1.prepare(`SELECT quote(max(rowid)) AS n FROM ${quoteIdentifier(table.name)}`)),
+    ctx.d1.prepare(
+      hasSequence ? "SELECT json_group_object(name, CAST(seq AS TEXT)) AS n FROM sqlite_sequence" : "SELECT '{}' AS n",
+    ),
+  ]);
+  const sequences = JSON.parse(snapshot[included.length].results[0]?.n ?? "{}") as Record<string, string>;
   const ledger = await ctx.d1
     .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name = 'd1_migrations'")
     .first<{ name: string }>();
@@ -73,12 +107,20 @@ export async function startBackup(ctx: AppContext): Promise<BackupCursor> {
     invocations: 0,
     schemaVersion: version?.name ?? null,
     bookmark: await takeTimeTravelBookmark(ctx),
-    tables: schema.tables.filter((table) => !EXCLUDED_TABLES.includes(table.name)),
+    tables: included.map((table, index) => {
+      const highWater = snapshot[index].results[0]?.n ?? "NULL";
+      const sequence = sequences[table.name] ?? null;
+      return {
+        ...table,
+        highWater: highWater === "NULL" ? null : highWater,
+        sequence: sequence !== null && /^-?\d+$/.test(sequence) ? sequence : null,
+      };
+    }),
     extras: schema.extras.filter(
       (sql) => !EXCLUDED_TABLES.some((name) => sql.includes(`\`${name}\``) || sql.includes(`"${name}"`)),
     ),
     tableIndex: 0,
-    afterRowid: 0,
+    afterRowid: null,
     rowsSoFar: 0,
     pageDigests: [],
     objects: [],
@@ -89,7 +131,8 @@ export async function startBackup(ctx: AppContext): Promise<BackupCursor> {
 
 async function writeTextObject(ctx: AppContext, key: string, kind: ManifestObject["kind"], sql: string): Promise<ManifestObject> {
   const writer = new ObjectWriter(ctx.backups, key);
-  for (const frame of zstdFrames(sql)) await writer.write(frame);
+  const bytes = encoder.encode(sql);
+  for (const frame of zstdFrames(bytes)) await writer.write(frame);
   const sha256 = await writer.finish();
   return {
     key,
@@ -97,7 +140,7 @@ async function writeTextObject(ctx: AppContext, key: string, kind: ManifestObjec
     table: null,
     rows: 0,
     bytes: writer.bytes,
-    sql_bytes: encoder.encode(sql).byteLength,
+    sql_bytes: bytes.byteLength,
     sha256,
     frames: writer.frames,
   };
@@ -105,16 +148,17 @@ async function writeTextObject(ctx: AppContext, key: string, kind: ManifestObjec
 
 /**
  * Advances the backup described by `cursor` until it is complete or `shouldStop()` says so (checked
- * before each object and after each page); returns the manifest when complete. Each data object is
- * up to 50 pages of one table; pages are read by rowid, rendered as SQL, compressed as one zstd
- * frame each and streamed into the object.
+ * before each object and after each page); returns the manifest when complete, null otherwise
+ * (`save` has then stored where it stands). Each data object is up to 50 pages of one table; pages
+ * are read in rowid order up to the table's high-water mark, rendered as SQL, compressed in frames
+ * and streamed into the object.
  */
 export async function advanceBackup(
   ctx: AppContext,
   cursor: BackupCursor,
   shouldStop: () => boolean,
   save: (c: BackupCursor) => Promise<void>,
-) {
+): Promise<Manifest | null> {
   const prefix = `${BACKUP_PREFIX}${cursor.id}/`;
   if (!cursor.schemaWritten) {
     const ddl = `PRAGMA defer_foreign_keys = on;\n${cursor.tables.map((table) => `${table.sql};\n`).join("")}`;
@@ -130,19 +174,21 @@ export async function advanceBackup(
     let rows = 0;
     let sqlBytes = 0;
     let finishedTable = false;
+    const columns = dumpColumns(table);
     for (let page = 0; page < PAGES_PER_OBJECT; page++) {
-      const raw = await readPage(ctx.d1, table.name, table.columns, cursor.afterRowid);
+      const raw =
+        table.highWater === null ? [] : await readPage(ctx.d1, table, { after: cursor.afterRowid, upTo: table.highWater });
       if (raw.length === 0) {
         finishedTable = true;
         break;
       }
-      const values = raw.map((row) => row.slice(1));
-      const sql = renderInserts(table.name, table.columns, values);
-      for (const frame of zstdFrames(sql)) await writer.write(frame);
-      sqlBytes += encoder.encode(sql).byteLength;
-      cursor.pageDigests.push(pageDigest(sql));
+      const { sql, lines } = renderPage(table.name, columns, raw);
+      const bytes = encoder.encode(sql);
+      for (const frame of zstdFrames(bytes)) await writer.write(frame);
+      sqlBytes += bytes.byteLength;
+      cursor.pageDigests.push(pageDigest(lines));
       rows += raw.length;
-      cursor.afterRowid = Number(raw[raw.length - 1][0]);
+      cursor.afterRowid = raw[raw.length - 1].rowid;
       if (raw.length < PAGE_ROWS) {
         finishedTable = true;
         break;
@@ -169,12 +215,22 @@ export async function advanceBackup(
         rows: cursor.rowsSoFar,
         sha256: tableDigest(cursor.pageDigests),
         columns: table.columns,
+        rowid_alias: table.rowidAlias,
+        parents: table.parents,
+        high_water: table.highWater,
+        sequence: table.sequence,
       });
       cursor.tableIndex++;
-      cursor.afterRowid = 0;
+      cursor.afterRowid = null;
       cursor.rowsSoFar = 0;
       cursor.pageDigests = [];
     }
+    await save(cursor);
+  }
+  if (!cursor.objects.some((object) => object.kind === "sequence")) {
+    cursor.objects.push(
+      await writeTextObject(ctx, `${prefix}9998-sqlite_sequence.sql.zst`, "sequence", sequenceSql(cursor.doneTables)),
+    );
     await save(cursor);
   }
   if (!cursor.objects.some((object) => object.kind === "extras")) {
@@ -185,7 +241,7 @@ export async function advanceBackup(
   }
   const finished = ctx.now().getTime();
   const manifest: Manifest = {
-    format: "d1-keeper/sql-zstd@1",
+    format: MANIFEST_FORMAT,
     id: cursor.id,
     created_at: new Date(cursor.startedAt).toISOString(),
     finished_at: new Date(finished).toISOString(),
@@ -202,7 +258,7 @@ export async function advanceBackup(
       sql_bytes: cursor.objects.reduce((sum, o) => sum + o.sql_bytes, 0),
     },
     excluded_tables: EXCLUDED_TABLES,
-    restore_hint: `for f in $(keys in manifest order); do zstd -dc "$f"; done > dump.sql && wrangler d1 execute <db> --file dump.sql`,
+    restore_hint: `keeper backup download ${cursor.id} && zstd -d ${cursor.id}.sql.zst && npx wrangler d1 execute DB --local|--remote --file ${cursor.id}.sql (an empty database; add --data-only to download for one that wrangler d1 migrations apply created)`,
   };
   // Last and create-only: a backup exists (for list, restore, prune) exactly when this object does.
   const written = await ctx.backups.put(manifestKey(cursor.id), JSON.stringify(manifest, null, 2), {

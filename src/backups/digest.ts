@@ -1,51 +1,123 @@
 import { createHash } from "node:crypto";
-import { quoteIdentifier } from "./introspect";
-import { renderInserts } from "./sql-render";
+import { dumpColumns, quoteIdentifier, type TableInfo } from "./introspect";
 
-/** Rows per page: the unit of reading, compressing (one zstd frame) and digesting. */
+/** Rows per page: the unit of reading, digesting and (as SQL) compressing. */
 export const PAGE_ROWS = 5000;
 
 /**
- * A page's digest is the sha256 of the SQL the backup writes for it: the rendering is deterministic
- * (the same values give the same text), so a restored table, rendered again, must hash the same —
- * and the backup hashes text it produces anyway instead of serializing every row a second time.
+ * How SQLite writes one stored value as an exact SQL literal. `quote()` is SQLite's own rendering:
+ * integers in full (no double ever carries an int64), REALs with as many digits as round-trip
+ * (±Infinity as ±9.0e+999), BLOBs as X'…', NULL. quote() stops at a NUL, so TEXT holding one
+ * becomes CAST(X'…' AS TEXT) over its exact bytes (`instr` on the bytes is a plain scan).
  */
-export function pageDigest(sql: string): string {
-  return createHash("sha256").update(sql).digest("hex");
+function literalOf(column: string): string {
+  const c = quoteIdentifier(column);
+  return `CASE WHEN typeof(${c}) = 'text' AND instr(CAST(${c} AS BLOB), X'00') > 0 THEN 'CAST(X''' || hex(${c}) || ''' AS TEXT)' ELSE quote(${c}) END`;
+}
+
+/** One row of a page: its rowid (exact, as text) and the literal of every dumped column. */
+export interface PageRow {
+  rowid: string;
+  literals: string[];
+}
+
+/** Where a table's reading stands: after which rowid (null: from the start), up to which (null: no bound). */
+export interface PageBounds {
+  after: string | null;
+  upTo: string | null;
+}
+
+/** Text a dump writes as hex: control characters (so a row stays on one line) and U+FFFD (see readPage). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: exactly the characters that must not appear raw
+export const WRITTEN_AS_HEX = /[\u0000-\u001f\u007f\uFFFD]/;
+const encoder = new TextEncoder();
+
+/** The UTF-8 bytes of the text a quote()d literal stands for, as upper-case hex. */
+export function quotedTextHex(literal: string): string {
+  let out = "";
+  for (const byte of encoder.encode(literal.slice(1, -1).replaceAll("''", "'")))
+    out += (byte < 16 ? "0" : "") + byte.toString(16);
+  return out.toUpperCase();
+}
+
+/**
+ * A page of a table in rowid order, each value as its exact literal. D1 hands TEXT to the Worker as
+ * a JS string, decoding invalid UTF-8 to U+FFFD: a literal that shows U+FFFD is read again as hex
+ * (a real U+FFFD costs the same detour, and stays exact). Valid text with a control character is
+ * encoded as hex here, so every row of a dump is one line.
+ */
+export async function readPage(
+  d1: D1Database,
+  table: Pick<TableInfo, "name" | "columns" | "rowidAlias">,
+  bounds: PageBounds,
+  limit = PAGE_ROWS,
+): Promise<PageRow[]> {
+  const columns = dumpColumns(table);
+  const where = [
+    bounds.after === null ? null : "rowid > CAST(?1 AS INTEGER)",
+    bounds.upTo === null ? null : "rowid <= CAST(?2 AS INTEGER)",
+  ].filter(Boolean);
+  const raw = await d1
+    .prepare(
+      `SELECT quote(rowid), ${columns.map(literalOf).join(", ")} FROM ${quoteIdentifier(table.name)}${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY rowid LIMIT ?3`,
+    )
+    .bind(bounds.after, bounds.upTo, limit)
+    .raw<string[]>();
+  const rows: PageRow[] = new Array(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    const record = raw[i];
+    const literals = record.slice(1);
+    for (let k = 0; k < literals.length; k++) {
+      const literal = literals[k];
+      if (literal.charCodeAt(0) !== 39 || !WRITTEN_AS_HEX.test(literal)) continue;
+      if (literal.includes("\uFFFD")) {
+        const exact = await d1
+          .prepare(
+            `SELECT hex(${quoteIdentifier(columns[k])}) FROM ${quoteIdentifier(table.name)} WHERE rowid = CAST(? AS INTEGER)`,
+          )
+          .bind(record[0])
+          .raw<string[]>();
+        literals[k] = `CAST(X'${exact[0][0]}' AS TEXT)`;
+      } else {
+        literals[k] = `CAST(X'${quotedTextHex(literal)}' AS TEXT)`;
+      }
+    }
+    rows[i] = { rowid: record[0], literals };
+  }
+  return rows;
+}
+
+/** A row as one line of literals: what a page digest covers, and a VALUES line of the dump. */
+export const rowLine = (literals: string[]) => `(${literals.join(", ")})`;
+
+/**
+ * A page's digest: the sha256 of its rows' exact literals (type and bytes of every stored value,
+ * as SQLite writes them), one row per line. It is computed from the values read, not from the
+ * statements a dump splits them into, and verify recomputes it from the values it parses back
+ * out of the dump — so a dump that would restore something else fails verify.
+ */
+export function pageDigest(lines: string[]): string {
+  return createHash("sha256").update(lines.join("\n")).digest("hex");
 }
 
 export function tableDigest(pageDigests: string[]): string {
   return createHash("sha256").update(pageDigests.join("\n")).digest("hex");
 }
 
-/** A page of a table in rowid order after `afterRowid`: [rowid, ...stored columns] per row. */
-export async function readPage(d1: D1Database, table: string, columns: string[], afterRowid: number, limit = PAGE_ROWS) {
-  const list = columns.map(quoteIdentifier).join(", ");
-  return d1
-    .prepare(`SELECT rowid, ${list} FROM ${quoteIdentifier(table)} WHERE rowid > ? ORDER BY rowid LIMIT ?`)
-    .bind(afterRowid, limit)
-    .raw<unknown[]>();
-}
-
 /** The same digest a backup records, computed from a live database (for verify-after-restore and drills). */
-export async function digestTable(d1: D1Database, table: string, columns: string[]): Promise<{ rows: number; sha256: string }> {
+export async function digestTable(
+  d1: D1Database,
+  table: Pick<TableInfo, "name" | "columns" | "rowidAlias">,
+): Promise<{ rows: number; sha256: string }> {
   const digests: string[] = [];
-  let after = 0;
+  const bounds: PageBounds = { after: null, upTo: null };
   let rows = 0;
   for (;;) {
-    const page = await readPage(d1, table, columns, after);
+    const page = await readPage(d1, table, bounds);
     if (page.length === 0) break;
-    digests.push(
-      pageDigest(
-        renderInserts(
-          table,
-          columns,
-          page.map((row) => row.slice(1)),
-        ),
-      ),
-    );
+    digests.push(pageDigest(page.map((row) => rowLine(row.literals))));
     rows += page.length;
-    after = Number(page[page.length - 1][0]);
+    bounds.after = page[page.length - 1].rowid;
     if (page.length < PAGE_ROWS) break;
   }
   return { rows, sha256: tableDigest(digests) };

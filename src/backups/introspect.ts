@@ -10,6 +10,14 @@ export interface TableInfo {
   sql: string;
   /** Stored columns in order; generated columns are left out (SQLite computes them again). */
   columns: string[];
+  /**
+   * The column that is the table's rowid (a lone INTEGER PRIMARY KEY), or null when the rowid is
+   * hidden: then a dump writes `rowid` itself, so a restored row keeps its rowid (and its place in
+   * digest order).
+   */
+  rowidAlias: string | null;
+  /** Tables this one's foreign keys reference (itself left out). */
+  parents: string[];
 }
 
 export interface SchemaInfo {
@@ -28,7 +36,6 @@ export async function introspect(d1: D1Database): Promise<SchemaInfo> {
     )
     .all<{ type: string; name: string; tbl_name: string; sql: string }>();
   const tables = new Map<string, TableInfo>();
-  const parents = new Map<string, Set<string>>();
   const extras: string[] = [];
   for (const entry of results) {
     if (entry.type !== "table") {
@@ -37,24 +44,31 @@ export async function introspect(d1: D1Database): Promise<SchemaInfo> {
     }
     const { results: columns } = await d1
       .prepare(`PRAGMA table_xinfo(${quote(entry.name)})`)
-      .all<{ name: string; hidden: number }>();
-    const { results: keys } = await d1.prepare(`PRAGMA foreign_key_list(${quote(entry.name)})`).all<{ table: string }>();
+      .all<{ name: string; hidden: number; type: string; pk: number }>();
+    const { results: references } = await d1.prepare(`PRAGMA foreign_key_list(${quote(entry.name)})`).all<{ table: string }>();
+    const keys = columns.filter((c) => c.pk > 0);
+    const parentNames = [...new Set(references.map((key) => key.table).filter((table) => table !== entry.name))];
     tables.set(entry.name, {
       name: entry.name,
       sql: entry.sql,
       columns: columns.filter((c) => c.hidden === 0).map((c) => c.name),
+      rowidAlias: keys.length === 1 && keys[0].type.toUpperCase() === "INTEGER" ? keys[0].name : null,
+      parents: parentNames,
     });
-    parents.set(entry.name, new Set(keys.map((key) => key.table).filter((table) => table !== entry.name)));
   }
   const ordered: TableInfo[] = [];
   const placed = new Set<string>();
   const visit = (name: string, path: Set<string>) => {
     if (placed.has(name) || path.has(name) || !tables.has(name)) return;
     path.add(name);
-    for (const parent of parents.get(name) ?? []) visit(parent, path);
+    for (const parent of tables.get(name)?.parents ?? []) visit(parent, path);
     placed.add(name);
     ordered.push(tables.get(name) as TableInfo);
   };
   for (const name of [...tables.keys()].sort()) visit(name, new Set());
   return { tables: ordered, extras };
 }
+
+/** The columns a dump writes for `table`: its stored columns, preceded by `rowid` when no column is the rowid. */
+export const dumpColumns = (table: Pick<TableInfo, "columns" | "rowidAlias">) =>
+  table.rowidAlias ? table.columns : ["rowid", ...table.columns];

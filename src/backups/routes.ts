@@ -4,6 +4,7 @@ import { JobRunSchema } from "../maintenance/routes";
 import type { KeeperEnv } from "../platform/context";
 import { jsonBody as body, jsonContent as json, keeperRoute, problems } from "../platform/route";
 import { backupIdPattern, listBackups, requireManifest, summarize } from "./catalog.service";
+import { openDump } from "./download.service";
 import { runRestoreDrill } from "./drill.service";
 import { pruneBackups, RetentionRules } from "./prune.service";
 import { restoreBackup } from "./restore.service";
@@ -29,6 +30,7 @@ const Summary = z
 export const createBackupRoute = keeperRoute({
   method: "post",
   path: "/admin/backups",
+  operationId: "backups.create",
   scope: "admin",
   tags: ["backups"],
   summary: "Start the backup Workflow (every table to R2); follow it at /admin/jobs/{run.id}",
@@ -44,6 +46,7 @@ export const createBackupRoute = keeperRoute({
 export const listBackupsRoute = keeperRoute({
   method: "get",
   path: "/admin/backups",
+  operationId: "backups.list",
   scope: "read",
   tags: ["backups"],
   summary: "Complete backups (those with a manifest), newest first",
@@ -53,6 +56,7 @@ export const listBackupsRoute = keeperRoute({
 export const showBackupRoute = keeperRoute({
   method: "get",
   path: "/admin/backups/{id}",
+  operationId: "backups.get",
   scope: "read",
   tags: ["backups"],
   summary: "A backup's manifest",
@@ -63,11 +67,20 @@ export const showBackupRoute = keeperRoute({
 export const downloadBackupRoute = keeperRoute({
   method: "get",
   path: "/admin/backups/{id}/download",
+  operationId: "backups.download",
   scope: "admin",
   tags: ["backups"],
   summary:
-    "The whole dump as one zstd stream (its objects' frames in order): `zstd -d` gives SQL for `wrangler d1 execute --file`",
-  request: { params: idParams },
+    "The dump as one zstd stream (its objects' frames in order): `zstd -d` gives SQL for `wrangler d1 execute --file`; whole for an empty database, or with dataOnly=true the rows for a database `wrangler d1 migrations apply` created",
+  request: {
+    params: idParams,
+    query: z.object({
+      dataOnly: z
+        .enum(["true", "false"])
+        .default("false")
+        .openapi({ description: "true: rows and sqlite_sequence only, no schema and no migration ledgers" }),
+    }),
+  },
   responses: {
     200: {
       description: "zstd-compressed SQL",
@@ -80,9 +93,10 @@ export const downloadBackupRoute = keeperRoute({
 export const verifyBackupRoute = keeperRoute({
   method: "post",
   path: "/admin/backups/{id}/verify",
+  operationId: "backups.verify",
   scope: "admin",
   tags: ["backups"],
-  summary: "Re-read every object: sha256, decompression and row counts against the manifest",
+  summary: "Re-read every object: sha256, decompression, and every value parsed back against the manifest's digests",
   request: { params: idParams },
   responses: {
     200: json(
@@ -96,9 +110,11 @@ export const verifyBackupRoute = keeperRoute({
 export const restoreBackupRoute = keeperRoute({
   method: "post",
   path: "/admin/backups/{id}/restore",
+  operationId: "backups.restore",
   scope: "admin",
   tags: ["backups"],
-  summary: "Restore into SCRATCH_DB (default) or the main database, then compare digests with the manifest",
+  summary:
+    "Check every object, back main up first (when it is the target), restore into SCRATCH_DB (default) or main, then compare digests with the manifest",
   request: {
     params: idParams,
     ...body(
@@ -117,7 +133,14 @@ export const restoreBackupRoute = keeperRoute({
   responses: {
     200: json(
       "The plan or the result",
-      z.object({ dryRun: z.boolean(), plan: Loose, verified: z.boolean().nullable(), mismatches: z.array(Loose) }),
+      z.object({
+        dryRun: z.boolean(),
+        plan: Loose,
+        verified: z.boolean().nullable(),
+        mismatches: z.array(Loose),
+        foreign_key_violations: z.array(Loose).optional(),
+        safety_backup: z.string().nullable().openapi({ description: "The backup of main taken just before it was replaced" }),
+      }),
     ),
     404: problems[404],
     409: problems[409],
@@ -130,6 +153,7 @@ export const restoreBackupRoute = keeperRoute({
 export const pruneBackupsRoute = keeperRoute({
   method: "post",
   path: "/admin/backups/prune",
+  operationId: "backups.prune",
   scope: "admin",
   tags: ["backups"],
   summary: "Delete backups no retention rule keeps (never the newest), and leftovers of failed runs",
@@ -144,6 +168,7 @@ export const pruneBackupsRoute = keeperRoute({
 export const drillRoute = keeperRoute({
   method: "post",
   path: "/admin/backups/drill",
+  operationId: "backups.drill",
   scope: "admin",
   tags: ["backups"],
   summary: "Restore drill: the newest backup into SCRATCH_DB, digests compared with the manifest",
@@ -164,21 +189,27 @@ export function registerBackupRoutes(app: OpenAPIHono<KeeperEnv>) {
     c.json((await requireManifest(c.get("ctx"), c.req.valid("param").id)) as unknown as Record<string, unknown>, 200),
   );
   app.openapi(downloadBackupRoute, async (c) => {
-    const ctx = c.get("ctx");
-    const manifest = await requireManifest(ctx, c.req.valid("param").id);
+    const dump = await openDump({
+      ctx: c.get("ctx"),
+      input: { id: c.req.valid("param").id, dataOnly: c.req.valid("query").dataOnly === "true" },
+    });
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
     const pump = async () => {
-      for (const object of manifest.objects) {
-        const stored = await ctx.backups.get(object.key);
-        if (!stored) throw new Error(`object ${object.key} is missing`);
-        await stored.body.pipeTo(writable, { preventClose: true });
+      for await (const part of dump.parts) {
+        if (part.bytes instanceof ReadableStream) await part.bytes.pipeTo(writable, { preventClose: true });
+        else {
+          const writer = writable.getWriter();
+          await writer.write(part.bytes);
+          writer.releaseLock();
+        }
       }
       await writable.close();
     };
     c.executionCtx.waitUntil(pump().catch((error) => writable.abort(error)));
+    const suffix = c.req.valid("query").dataOnly === "true" ? "-data" : "";
     return c.body(readable, 200, {
       "Content-Type": "application/zstd",
-      "Content-Disposition": `attachment; filename="${manifest.id}.sql.zst"`,
+      "Content-Disposition": `attachment; filename="${dump.id}${suffix}.sql.zst"`,
     }) as never;
   });
   app.openapi(verifyBackupRoute, async (c) =>

@@ -1,48 +1,96 @@
+import { type PageRow, quotedTextHex, rowLine } from "./digest";
 import { quoteIdentifier } from "./introspect";
 
 /**
- * SQL text that `wrangler d1 execute --file` (and sqlite3) replays unchanged: multi-row INSERTs,
- * each statement under D1's 100 KB limit, one row per line. Strings with line breaks or control
- * characters are written as CAST(X'…' AS TEXT), so a row never spans lines and `grep -c '^('`
- * counts rows — which is how verify checks counts without parsing SQL.
+ * SQL text that `wrangler d1 execute --file` (and sqlite3) replays unchanged: multi-row INSERTs
+ * with one row per line, every statement at most D1's 100,000 bytes (UTF-8 bytes, not characters).
+ * The literals are SQLite's own (see digest.ts); this module only arranges them into statements.
+ *
+ * A row too long for one statement (D1 allows 2 MB per value) has each long value staged in
+ * chunks into a parts table, then inserted in one `INSERT … SELECT` that reassembles the values.
+ * Appending with `UPDATE … SET col = col || X'…'` would be shorter, but a prefix of a JSON value
+ * breaks a `CHECK (json_valid(…))` and an update would fire the table's triggers; staging inserts
+ * every row exactly once, whole.
  */
-export const MAX_STATEMENT_BYTES = 90_000;
+export const MAX_STATEMENT_BYTES = 100_000;
+/** Where long values wait while their row is assembled; created and dropped around that row. */
+export const PARTS_TABLE = "keeper_restore_parts";
+/** Bytes of a value per staged chunk: its hex and the statement around it stay under the limit. */
+export const PART_BYTES = 49_000;
+/** In a row that needs staging, values longer than this (in bytes of SQL) are staged. */
+const STAGE_ABOVE_BYTES = 2_000;
 
 const encoder = new TextEncoder();
-const hex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+// biome-ignore lint/suspicious/noControlCharactersInRegex: any non-ASCII code unit means the byte count differs
+const NON_ASCII = /[^\u0000-\u007f]/;
 
-export function sqlLiteral(value: unknown): string {
-  if (value === null || value === undefined) return "NULL";
-  if (typeof value === "number") {
-    if (Number.isFinite(value))
-      return Number.isInteger(value) ? String(value) : value.toPrecision(17).replace(/\.?0+(e|$)/, "$1");
-    return value > 0 ? "9e999" : value < 0 ? "-9e999" : "NULL";
-  }
-  if (typeof value === "bigint") return value.toString();
-  if (typeof value === "boolean") return value ? "1" : "0";
-  if (value instanceof ArrayBuffer) return `X'${hex(new Uint8Array(value))}'`;
-  const text = String(value);
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what must not appear raw
-  if (/[\u0000-\u001f\u007f]/.test(text)) return `CAST(X'${hex(encoder.encode(text))}' AS TEXT)`;
-  return `'${text.replaceAll("'", "''")}'`;
+/** UTF-8 length of `text`: its length when it is ASCII (the common case), else encoded. */
+export const utf8Bytes = (text: string) => (NON_ASCII.test(text) ? encoder.encode(text).byteLength : text.length);
+
+/** The exact bytes a TEXT or BLOB literal stands for, as upper-case hex, and its storage class. */
+export function literalBytes(literal: string): { hex: string; type: "TEXT" | "BLOB" } {
+  if (literal.startsWith("X'")) return { hex: literal.slice(2, -1), type: "BLOB" };
+  if (literal.startsWith("CAST(X'")) return { hex: literal.slice(7, -10), type: "TEXT" };
+  return { hex: quotedTextHex(literal), type: "TEXT" };
 }
 
-/** INSERT statements for a page of rows, split so each stays under MAX_STATEMENT_BYTES. */
-export function renderInserts(table: string, columns: string[], rows: unknown[][]): string {
-  const head = `INSERT INTO ${quoteIdentifier(table)} (${columns.map(quoteIdentifier).join(", ")}) VALUES\n`;
+/** The expression that reassembles staged value number `value` of a row. */
+export const stagedValue = (value: number, type: "TEXT" | "BLOB") =>
+  `(SELECT CAST(group_concat(part, '') AS ${type}) FROM (SELECT part FROM ${quoteIdentifier(PARTS_TABLE)} WHERE value = ${value} ORDER BY rowid))`;
+
+export const insertHead = (table: string, columns: string[]) =>
+  `INSERT INTO ${quoteIdentifier(table)} (${columns.map(quoteIdentifier).join(", ")})`;
+
+/** A row whose values do not fit one statement: staged chunks, one INSERT … SELECT, cleanup. */
+function stagedRow(head: string, literals: string[]): string {
+  // Emptied first: a replay that stopped half way may have left parts behind.
+  const out = [
+    `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(PARTS_TABLE)} ("value" INTEGER NOT NULL, "part" BLOB NOT NULL);\n`,
+    `DELETE FROM ${quoteIdentifier(PARTS_TABLE)};\n`,
+  ];
+  const values = literals.map((literal, index) => {
+    if (utf8Bytes(literal) <= STAGE_ABOVE_BYTES || !/^(X'|CAST\(X'|')/.test(literal)) return literal;
+    const { hex, type } = literalBytes(literal);
+    for (let start = 0; start < hex.length; start += PART_BYTES * 2) {
+      out.push(
+        `INSERT INTO ${quoteIdentifier(PARTS_TABLE)} ("value", "part") VALUES (${index}, X'${hex.slice(start, start + PART_BYTES * 2)}');\n`,
+      );
+    }
+    return stagedValue(index, type);
+  });
+  out.push(`${head} SELECT ${values.join(", ")};\n`, `DROP TABLE ${quoteIdentifier(PARTS_TABLE)};\n`);
+  return out.join("");
+}
+
+/**
+ * The statements for a page of rows and the rows' lines (for the page digest). Rows keep their
+ * order; each INSERT takes as many rows as fit in MAX_STATEMENT_BYTES.
+ */
+export function renderPage(table: string, columns: string[], rows: PageRow[]): { sql: string; lines: string[] } {
+  const head = insertHead(table, columns);
+  const headBytes = utf8Bytes(head) + " VALUES\n".length + ";\n".length;
+  const lines: string[] = new Array(rows.length);
   const out: string[] = [];
   let current: string[] = [];
-  let size = head.length;
-  for (const row of rows) {
-    const line = `(${row.map(sqlLiteral).join(", ")})`;
-    if (current.length > 0 && size + line.length + 2 > MAX_STATEMENT_BYTES) {
-      out.push(`${head}${current.join(",\n")};\n`);
-      current = [];
-      size = head.length;
+  let size = headBytes;
+  const flush = () => {
+    if (current.length > 0) out.push(`${head} VALUES\n${current.join(",\n")};\n`);
+    current = [];
+    size = headBytes;
+  };
+  for (let i = 0; i < rows.length; i++) {
+    const line = rowLine(rows[i].literals);
+    lines[i] = line;
+    const bytes = utf8Bytes(line) + 2;
+    if (headBytes + bytes > MAX_STATEMENT_BYTES) {
+      flush();
+      out.push(stagedRow(head, rows[i].literals));
+      continue;
     }
+    if (size + bytes > MAX_STATEMENT_BYTES) flush();
     current.push(line);
-    size += line.length + 2;
+    size += bytes;
   }
-  if (current.length > 0) out.push(`${head}${current.join(",\n")};\n`);
-  return out.join("");
+  flush();
+  return { sql: out.join(""), lines };
 }

@@ -33,6 +33,15 @@ const overloadPatterns = [
 export function classifyD1Error(error: unknown): KeeperError | null {
   if (error instanceof KeeperError) return error;
   for (const message of messagesOf(error)) {
+    // The data API's rules as D1's triggers raise them (src/videos/stored-rules.ts).
+    const rule = /rule failed: ([a-z_]+\.[a-z_]+): (.+?)(?:: SQLITE_CONSTRAINT.*)?$/.exec(message);
+    if (rule) {
+      return new KeeperError("UNPROCESSABLE", `The database refused the row: ${rule[1]} ${rule[2]}`, {
+        errors: [{ path: rule[1], message: rule[2] }],
+        extra: { constraint: "RULE" },
+        cause: error,
+      });
+    }
     const constraint = /(UNIQUE|PRIMARY KEY|CHECK|NOT NULL|FOREIGN KEY) constraint failed(?::\s*([^:]+))?/i.exec(message);
     if (constraint) {
       const kind = constraint[1].toUpperCase();

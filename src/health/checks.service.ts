@@ -2,6 +2,7 @@ import { DAY_MS, resolvePolicy } from "../archival/policy";
 import { openDatabase } from "../db/client";
 import type { AppContext } from "../platform/context";
 import { hotQueries } from "../videos/queries";
+import { findRuleViolations } from "../videos/stored-rules";
 
 /**
  * The individual checks. Cheap ones run live; the ones that scan the whole database (quick_check,
@@ -48,6 +49,7 @@ export async function integrityCheck(ctx: AppContext) {
   const backwards = await ctx.d1
     .prepare("SELECT count(*) AS n FROM conversations WHERE updated_at < created_at")
     .first<{ n: number }>();
+  const rules = await invariantsCheck(ctx);
   return {
     quick_check: messages,
     ok: messages.length === 1 && messages[0] === "ok",
@@ -55,7 +57,9 @@ export async function integrityCheck(ctx: AppContext) {
     invariants: {
       videos_overdue_for_purge: overdue?.n ?? 0,
       conversations_active_before_created: backwards?.n ?? 0,
+      api_rule_violations: rules.rule_violations,
     },
+    broken_rules: rules.broken_rules,
     note: "D1 allows no PRAGMA integrity_check; quick_check and foreign_key_check are what it offers.",
   };
 }
@@ -97,6 +101,16 @@ export function foreignKeysOnRead(ctx: AppContext): BatchedRead<boolean> {
     statements: [ctx.d1.prepare("PRAGMA foreign_keys")],
     read: ([result]) => (result.results[0] as { foreign_keys?: number } | undefined)?.foreign_keys === 1,
   };
+}
+
+/**
+ * Stored rows that break the data API's rules: written around the API before D1's triggers
+ * enforced them. One scan per rule, so it runs live only on request (`keeper health integrity`)
+ * and in the hourly snapshot.
+ */
+export async function invariantsCheck(ctx: AppContext) {
+  const broken = await findRuleViolations(ctx.d1);
+  return { ok: broken.length === 0, rule_violations: broken.reduce((sum, rule) => sum + rule.count, 0), broken_rules: broken };
 }
 
 export async function exactRowCounts(ctx: AppContext): Promise<Record<string, number>> {
@@ -193,9 +207,11 @@ export interface Snapshot {
   foreign_key_violations: Record<string, number>;
   score: number | null;
   status: string | null;
+  rule_violations: number | null;
 }
 
-type SnapshotRow = Omit<Snapshot, "row_counts" | "quick_check" | "foreign_key_violations"> & {
+type SnapshotRow = Omit<Snapshot, "row_counts" | "quick_check" | "foreign_key_violations" | "rule_violations"> & {
+  rule_violations?: number | null;
   row_counts: string;
   quick_check: string;
   foreign_key_violations: string;
@@ -206,13 +222,15 @@ export function recentSnapshotsRead(ctx: AppContext, sinceMs: number): BatchedRe
     statements: [
       ctx.d1
         .prepare(
-          "SELECT at, size_bytes, row_counts, quick_check, foreign_key_violations, score, status FROM keeper_health_snapshots WHERE at >= ? ORDER BY at",
+          // Every column, so a report still answers while a migration adding a column is pending.
+          "SELECT * FROM keeper_health_snapshots WHERE at >= ? ORDER BY at",
         )
         .bind(sinceMs),
     ],
     read: ([result]) =>
       (result.results as SnapshotRow[]).map((row) => ({
         ...row,
+        rule_violations: row.rule_violations ?? null,
         row_counts: JSON.parse(row.row_counts),
         quick_check: JSON.parse(row.quick_check),
         foreign_key_violations: JSON.parse(row.foreign_key_violations),

@@ -22,6 +22,33 @@ class Exposition {
   }
 }
 
+interface QueryTotalsRow {
+  calls: number;
+  total_ms: number;
+  slow_calls: number;
+  rows_read: number;
+  rows_written: number;
+  le_5: number;
+  le_25: number;
+  le_100: number;
+  le_250: number;
+  le_1000: number;
+  le_inf: number;
+}
+const emptyTotals: QueryTotalsRow = {
+  calls: 0,
+  total_ms: 0,
+  slow_calls: 0,
+  rows_read: 0,
+  rows_written: 0,
+  le_5: 0,
+  le_25: 0,
+  le_100: 0,
+  le_250: 0,
+  le_1000: 0,
+  le_inf: 0,
+};
+
 export async function renderMetrics({ ctx }: { ctx: AppContext }): Promise<string> {
   const report = await healthReport({ ctx });
   const out = new Exposition();
@@ -34,26 +61,31 @@ export async function renderMetrics({ ctx }: { ctx: AppContext }): Promise<strin
   out.family("keeper_table_rows", "gauge", "Rows per table at the last hourly snapshot.");
   for (const [table, rows] of Object.entries(report.size.row_counts ?? {})) out.sample("keeper_table_rows", rows, { table });
 
-  const since = Math.floor((ctx.now().getTime() - 86_400_000) / 3_600_000) * 3_600_000;
-  const totals = await ctx.d1
-    .prepare(
-      "SELECT coalesce(sum(calls),0) AS calls, coalesce(sum(total_ms),0) AS total_ms, coalesce(sum(slow_calls),0) AS slow, coalesce(sum(le_5),0) AS b0, coalesce(sum(le_25),0) AS b1, coalesce(sum(le_100),0) AS b2, coalesce(sum(le_250),0) AS b3, coalesce(sum(le_1000),0) AS b4, coalesce(sum(le_inf),0) AS b5 FROM keeper_query_stats WHERE hour >= ?",
-    )
-    .bind(since)
-    .first<Record<string, number>>();
-  const t = totals ?? {};
-  out.family("keeper_query_duration_ms", "histogram", "D1 query duration over the last 24 hours, in milliseconds.");
+  // All-time totals (never pruned): counters and a cumulative histogram, as rate() and
+  // histogram_quantile() expect. A missing row means the monitor has recorded nothing yet.
+  const totals =
+    (await ctx.d1
+      .prepare(
+        "SELECT calls, total_ms, slow_calls, rows_read, rows_written, le_5, le_25, le_100, le_250, le_1000, le_inf FROM keeper_query_totals WHERE id = 1",
+      )
+      .first<QueryTotalsRow>()) ?? emptyTotals;
+  const sampled = "(sampled: QUERY_MONITOR_SAMPLE_RATE of requests)";
+  out.family("keeper_query_duration_seconds", "histogram", `Time the Worker waited for each D1 query ${sampled}.`);
+  const perBucket = [totals.le_5, totals.le_25, totals.le_100, totals.le_250, totals.le_1000];
   let cumulative = 0;
-  LATENCY_BUCKETS.forEach((bound, i) => {
-    cumulative += t[`b${i}`] ?? 0;
-    out.sample("keeper_query_duration_ms_bucket", cumulative, { le: String(bound) });
+  LATENCY_BUCKETS.forEach((boundMs, i) => {
+    cumulative += perBucket[i];
+    out.sample("keeper_query_duration_seconds_bucket", cumulative, { le: String(boundMs / 1000) });
   });
-  cumulative += t.b5 ?? 0;
-  out.sample("keeper_query_duration_ms_bucket", cumulative, { le: "+Inf" });
-  out.sample("keeper_query_duration_ms_sum", t.total_ms ?? 0);
-  out.sample("keeper_query_duration_ms_count", t.calls ?? 0);
-  out.family("keeper_slow_queries", "gauge", "Queries over the slow threshold in the last 24 hours.");
-  out.sample("keeper_slow_queries", t.slow ?? 0);
+  out.sample("keeper_query_duration_seconds_bucket", cumulative + totals.le_inf, { le: "+Inf" });
+  out.sample("keeper_query_duration_seconds_sum", totals.total_ms / 1000);
+  out.sample("keeper_query_duration_seconds_count", totals.calls);
+  out.family("keeper_queries_slow_total", "counter", `D1 queries slower than SLOW_QUERY_MS ${sampled}.`);
+  out.sample("keeper_queries_slow_total", totals.slow_calls);
+  out.family("keeper_query_rows_read_total", "counter", `Rows D1 read for the Worker's queries ${sampled}.`);
+  out.sample("keeper_query_rows_read_total", totals.rows_read);
+  out.family("keeper_query_rows_written_total", "counter", `Rows D1 wrote for the Worker's queries ${sampled}.`);
+  out.sample("keeper_query_rows_written_total", totals.rows_written);
 
   const backup = await lastRun({ ctx, input: { job: "backups.create", status: "succeeded" } });
   out.family("keeper_last_backup_age_seconds", "gauge", "Seconds since the last successful backup (absent: none yet).");
@@ -63,13 +95,15 @@ export async function renderMetrics({ ctx }: { ctx: AppContext }): Promise<strin
   out.family("keeper_last_backup_success", "gauge", "1 when the most recent backup run succeeded.");
   out.sample("keeper_last_backup_success", lastAny?.status === "succeeded" ? 1 : 0);
 
+  // Finished runs only ever accumulate (nothing deletes keeper_job_runs), so they are counters; a
+  // running one changes status when it ends, so it is a gauge of its own.
   const { results: runs } = await ctx.d1
-    .prepare(
-      "SELECT job, status, count(*) AS n FROM keeper_job_runs WHERE started_at >= ? GROUP BY job, status ORDER BY job, status",
-    )
-    .bind(ctx.now().getTime() - 86_400_000)
+    .prepare("SELECT job, status, count(*) AS n FROM keeper_job_runs GROUP BY job, status ORDER BY job, status")
     .all<{ job: string; status: string; n: number }>();
-  out.family("keeper_job_runs", "gauge", "Maintenance job runs in the last 24 hours by outcome.");
-  for (const run of runs) out.sample("keeper_job_runs", run.n, { job: run.job, status: run.status });
+  out.family("keeper_job_runs_total", "counter", "Finished maintenance job runs by outcome.");
+  for (const run of runs.filter((r) => r.status !== "running"))
+    out.sample("keeper_job_runs_total", run.n, { job: run.job, status: run.status });
+  out.family("keeper_job_runs_running", "gauge", "Maintenance job runs in progress.");
+  for (const run of runs.filter((r) => r.status === "running")) out.sample("keeper_job_runs_running", run.n, { job: run.job });
   return out.toString();
 }

@@ -129,7 +129,10 @@ export class QueryRecorder {
     for (const entry of other.slow) if (this.slow.length < 200) this.slow.push(entry);
   }
 
-  /** One batch: an upsert per statement shape and hour, an insert per slow entry. Empty when nothing ran. */
+  /**
+   * One batch: an upsert per statement shape and hour, one into the all-time totals, an insert per
+   * slow entry. Empty when nothing ran.
+   */
   statements(raw: D1Database): D1PreparedStatement[] {
     const out: D1PreparedStatement[] = [];
     for (const a of this.stats.values()) {
@@ -155,6 +158,32 @@ export class QueryRecorder {
             a.rowsReturned,
             a.slowCalls,
             ...a.buckets,
+          ),
+      );
+    }
+    if (this.stats.size > 0) {
+      const sum = (pick: (a: Aggregate) => number) => [...this.stats.values()].reduce((total, a) => total + pick(a), 0);
+      const buckets = LATENCY_BUCKETS.map((_, i) => i)
+        .concat(LATENCY_BUCKETS.length)
+        .map((i) => sum((a) => a.buckets[i]));
+      out.push(
+        raw
+          .prepare(
+            `INSERT INTO keeper_query_totals (id, calls, total_ms, slow_calls, rows_read, rows_written, le_5, le_25, le_100, le_250, le_1000, le_inf)
+             VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET calls = calls + excluded.calls, total_ms = total_ms + excluded.total_ms,
+               slow_calls = slow_calls + excluded.slow_calls, rows_read = rows_read + excluded.rows_read,
+               rows_written = rows_written + excluded.rows_written, le_5 = le_5 + excluded.le_5, le_25 = le_25 + excluded.le_25,
+               le_100 = le_100 + excluded.le_100, le_250 = le_250 + excluded.le_250, le_1000 = le_1000 + excluded.le_1000,
+               le_inf = le_inf + excluded.le_inf`,
+          )
+          .bind(
+            sum((a) => a.calls),
+            sum((a) => a.totalMs),
+            sum((a) => a.slowCalls),
+            sum((a) => a.rowsRead),
+            sum((a) => a.rowsWritten),
+            ...buckets,
           ),
       );
     }

@@ -1,7 +1,9 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { listBackups, summarize } from "../backups/catalog.service";
 import { listRuns, runExclusive } from "../maintenance/runs";
+import { getMigrationStatus } from "../migrations/status.service";
 import type { KeeperEnv } from "../platform/context";
+import { decimalInteger } from "../platform/query-params";
 import { jsonContent as json, keeperRoute } from "../platform/route";
 import { deliver, webhookUrls } from "./alerts";
 import { bindingCheck, indexCheck, integrityCheck, recentSnapshots } from "./checks.service";
@@ -11,13 +13,8 @@ import { healthReport, queryStatistics, slowQueries, takeSnapshot } from "./repo
 
 const Loose = z.record(z.string(), z.unknown());
 const Window = z.object({
-  hours: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(24 * 30)
-    .default(24),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
+  hours: decimalInteger(1, 24 * 30).default(24),
+  limit: decimalInteger(1, 500).default(50),
 });
 
 const Check = z.object({
@@ -32,26 +29,57 @@ const Report = z
   .passthrough()
   .openapi("HealthReport");
 
-const get = (path: string, summary: string, schema: z.ZodType) =>
-  keeperRoute({ method: "get", path, scope: "read", tags: ["health"], summary, responses: { 200: json(summary, schema) } });
+const get = (path: string, operationId: `health.${string}`, summary: string, schema: z.ZodType) =>
+  keeperRoute({
+    method: "get",
+    path,
+    operationId,
+    scope: "read",
+    tags: ["health"],
+    summary,
+    responses: { 200: json(summary, schema) },
+  });
 
-export const reportRoute = get("/admin/health", "Health report: score, status and every check's contribution", Report);
-export const sizeRoute = get("/admin/health/size", "Size now, rows per table (last snapshot), and the size limit", Loose);
+export const reportRoute = get(
+  "/admin/health",
+  "health.report",
+  "Health report: score, status and every check's contribution",
+  Report,
+);
+export const sizeRoute = get(
+  "/admin/health/size",
+  "health.size",
+  "Size now, rows per table (last snapshot), and the size limit",
+  Loose,
+);
 export const growthRoute = get(
   "/admin/health/growth",
+  "health.growth",
   "Growth per day over the last day and week, and days until the limit",
   Loose,
 );
 export const integrityRoute = get(
   "/admin/health/integrity",
+  "health.integrity",
   "PRAGMA quick_check, foreign_key_check and the schema's invariants (live)",
   Loose,
 );
-export const indexesRoute = get("/admin/health/indexes", "Every index, and the plan of each hot API query", Loose);
-export const bindingRoute = get("/admin/health/binding", "Round trip of a trivial query and where D1 served it", Loose);
+export const indexesRoute = get(
+  "/admin/health/indexes",
+  "health.indexes",
+  "Every index, and the plan of each hot API query",
+  Loose,
+);
+export const bindingRoute = get(
+  "/admin/health/binding",
+  "health.binding",
+  "Round trip of a trivial query and where D1 served it",
+  Loose,
+);
 export const queriesRoute = keeperRoute({
   method: "get",
   path: "/admin/health/queries",
+  operationId: "health.queries",
   scope: "read",
   tags: ["health"],
   summary: "Query statistics per normalized statement: calls, mean, p50/p95 bounds, max, rows read per row returned",
@@ -61,6 +89,7 @@ export const queriesRoute = keeperRoute({
 export const slowQueriesRoute = keeperRoute({
   method: "get",
   path: "/admin/health/slow-queries",
+  operationId: "health.slowQueries",
   scope: "read",
   tags: ["health"],
   summary: "The slow-query log: over SLOW_QUERY_MS, or reading far more rows than returned",
@@ -71,6 +100,7 @@ export const slowQueriesRoute = keeperRoute({
 export const snapshotRoute = keeperRoute({
   method: "post",
   path: "/admin/health/snapshot",
+  operationId: "health.snapshot",
   scope: "admin",
   tags: ["health"],
   summary: "Take the hourly snapshot now (exact counts, quick_check, foreign_key_check)",
@@ -80,6 +110,7 @@ export const snapshotRoute = keeperRoute({
 export const testWebhookRoute = keeperRoute({
   method: "post",
   path: "/admin/health/test-webhook",
+  operationId: "health.testWebhook",
   scope: "admin",
   tags: ["health"],
   summary: "Send a signed test alert to every configured webhook",
@@ -89,6 +120,7 @@ export const testWebhookRoute = keeperRoute({
 export const metricsRoute = keeperRoute({
   method: "get",
   path: "/metrics",
+  operationId: "health.metrics",
   scope: "read",
   tags: ["health"],
   summary: "Prometheus metrics (text exposition format)",
@@ -98,9 +130,17 @@ export const metricsRoute = keeperRoute({
 export const dashboardRoute = keeperRoute({
   method: "get",
   path: "/admin/dashboard",
+  operationId: "health.dashboard",
   scope: "read",
   tags: ["health"],
   summary: "The operator dashboard (HTML, no JavaScript)",
+  request: {
+    query: z.object({
+      token: z.string().optional().openapi({
+        description: "Development only (KEEPER_ENV=development): the bearer token, since a browser cannot send the header",
+      }),
+    }),
+  },
   responses: { 200: { description: "Dashboard", content: { "text/html": { schema: z.string() } } } },
 });
 
@@ -151,7 +191,10 @@ export function registerHealthRoutes(app: OpenAPIHono<KeeperEnv>) {
   app.openapi(dashboardRoute, async (c) => {
     const ctx = c.get("ctx");
     const report = await healthReport({ ctx });
-    const points = await recentSnapshots(ctx, ctx.now().getTime() - 7 * 86_400_000);
+    const now = ctx.now().getTime();
+    const points = await recentSnapshots(ctx, now - 7 * 86_400_000);
+    const indexes = await indexCheck(ctx);
+    const migrations = await getMigrationStatus({ ctx });
     const page = Dashboard({
       data: {
         time: report.time,
@@ -161,8 +204,26 @@ export function registerHealthRoutes(app: OpenAPIHono<KeeperEnv>) {
         sizeBytes: report.size.bytes,
         limitBytes: report.growth.limit_bytes,
         daysUntilLimit: report.growth.days_until_limit,
-        points: points.map((p) => ({ at: p.at, size_bytes: p.size_bytes })),
+        points: points.map((p) => ({ at: p.at, size_bytes: p.size_bytes, score: p.score })),
+        tables: Object.entries(report.size.row_counts ?? {})
+          .map(([name, rows]) => ({ name, rows }))
+          .sort((a, b) => b.rows - a.rows),
+        topQueries: (await queryStatistics({ ctx, input: { hours: 24, limit: 10 } })).map((q) => ({
+          ...q,
+          total_ms: q.mean_ms * q.calls,
+        })),
         slow: await slowQueries({ ctx, input: { hours: 24, limit: 20 } }),
+        indexes: {
+          total: indexes.indexes.length,
+          unused: indexes.indexes.filter((index) => !index.used_by_hot_queries).map((index) => index.name),
+          fullScans: indexes.hot_queries.filter((plan) => plan.full_scan),
+        },
+        migrations: {
+          current: migrations.current?.name ?? null,
+          applied: migrations.applied.length,
+          pending: migrations.pending.map((entry) => entry.name),
+          drift: migrations.drift.length,
+        },
         runs: await listRuns({ ctx, input: { limit: 15 } }),
         backups: (await listBackups({ ctx })).slice(0, 10).map(summarize),
       },

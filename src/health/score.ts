@@ -6,6 +6,9 @@
  *           · −10 more than 10 slow queries · healthy ≥ 80, warning ≥ 60, critical < 60
  *   added:  −10 no good backup in 48 h (or none ever) · −5 per failed job run in 24 h (at most −15)
  *           · −10 growth reaches the size limit within 30 days · −5 per hot query doing a full scan (at most −10)
+ *           · −5 stored rows break the data API's rules (last snapshot)
+ *           · −30 the schema differs from the Worker's migrations (pending, or applied ones it does not know):
+ *             the data API answers 503 until it is fixed
  */
 export interface HealthFacts {
   integrityOk: boolean;
@@ -17,6 +20,9 @@ export interface HealthFacts {
   failedRuns24h: number;
   daysUntilLimit: number | null;
   hotQueryFullScans: number;
+  apiRuleViolations: number;
+  pendingMigrations: number;
+  unknownAppliedMigrations: number;
 }
 
 export interface CheckResult {
@@ -102,6 +108,25 @@ export function scoreHealth(facts: HealthFacts): { score: number; status: Health
       ok: facts.hotQueryFullScans === 0,
       penalty: Math.min(10, 5 * facts.hotQueryFullScans),
       detail: `${facts.hotQueryFullScans} hot API query plan(s) scan a table`,
+      source: "keeper",
+    },
+    {
+      name: "api_rules",
+      ok: facts.apiRuleViolations === 0,
+      penalty: facts.apiRuleViolations > 0 ? 5 : 0,
+      detail: `${facts.apiRuleViolations} stored value(s) break the data API's rules (keeper health integrity lists them)`,
+      source: "keeper",
+    },
+    {
+      name: "schema",
+      ok: facts.pendingMigrations === 0 && facts.unknownAppliedMigrations === 0,
+      penalty: facts.pendingMigrations > 0 || facts.unknownAppliedMigrations > 0 ? 30 : 0,
+      detail:
+        facts.unknownAppliedMigrations > 0
+          ? `${facts.pendingMigrations} migration(s) pending, ${facts.unknownAppliedMigrations} applied that this Worker does not know: the data API answers 503`
+          : facts.pendingMigrations > 0
+            ? `${facts.pendingMigrations} migration(s) pending: the data API answers 503 until keeper migrate apply`
+            : "matches the Worker's migrations",
       source: "keeper",
     },
   ];

@@ -28,6 +28,7 @@ const idParams = z.object({ id: z.coerce.number().int().positive() });
 export const listJobsRoute = keeperRoute({
   method: "get",
   path: "/admin/jobs",
+  operationId: "jobs.list",
   scope: "read",
   tags: ["jobs"],
   summary: "Job runs (cron and manual), newest first, with their Workflow instance and progress",
@@ -44,6 +45,7 @@ export const listJobsRoute = keeperRoute({
 export const showJobRoute = keeperRoute({
   method: "get",
   path: "/admin/jobs/{id}",
+  operationId: "jobs.show",
   scope: "read",
   tags: ["jobs"],
   summary: "One run, with its Workflow instance's status as the engine reports it",
@@ -60,6 +62,7 @@ export const showJobRoute = keeperRoute({
 export const cancelJobRoute = keeperRoute({
   method: "post",
   path: "/admin/jobs/{id}/cancel",
+  operationId: "jobs.cancel",
   scope: "admin",
   tags: ["jobs"],
   summary: "Stop a running job: terminate its Workflow instance, record it cancelled, release its lease",

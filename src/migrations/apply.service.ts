@@ -1,6 +1,7 @@
 import { auditStatement } from "../platform/audit";
 import type { AppContext } from "../platform/context";
 import { KeeperError } from "../platform/errors";
+import { findRuleViolations, tablesRuledBy } from "../videos/stored-rules";
 import { createsTable, type Migration } from "./catalog";
 import { auditLogExists, ensureLedgerTables, insertLedgerRow, recordChecksum } from "./ledger";
 import { bundledSource, type MigrationSource, onDatabase, readState, refuseOnDrift, requireKnownVersion } from "./source";
@@ -35,6 +36,27 @@ function planApply(migrations: Migration[], pendingNames: Set<string>, current: 
 }
 
 /**
+ * A migration that makes D1 enforce the data API's rules on a table (its triggers) first checks
+ * the rows already there: triggers do not look at existing rows, and a row breaking a rule could
+ * not be updated afterwards. Such rows are reported and nothing is applied; fix or remove them
+ * (the rules are not enforced yet, so a plain UPDATE works), then apply again.
+ */
+async function preflightRules(d1: D1Database, plan: Migration[]) {
+  for (const migration of plan) {
+    const tables = tablesRuledBy(migration.upStatements);
+    if (tables.length === 0) continue;
+    const violations = await findRuleViolations(d1, tables);
+    if (violations.length === 0) continue;
+    const rows = violations.reduce((sum, violation) => sum + violation.count, 0);
+    throw new KeeperError(
+      "CONFLICT",
+      `Pre-flight of ${migration.name}: ${rows} stored value(s) break rules it makes D1 enforce; nothing was applied. Fix or remove them, then apply again.`,
+      { extra: { preflight: { migration: migration.name, violations } } },
+    );
+  }
+}
+
+/**
  * Applies pending migrations in order. Each is one `batch()`: its statements, its wrangler ledger
  * row, its checksum row and its audit row commit together or not at all, so a failing statement
  * leaves that migration wholly unapplied (earlier ones in the same call stay applied and are reported).
@@ -45,6 +67,7 @@ export async function applyMigrations({ ctx, input, source }: { ctx: AppContext;
   const pendingNames = new Set(state.pending.map((entry) => entry.name));
   const plan = planApply(target.migrations, pendingNames, state.current?.number ?? null, input.to);
   refuseOnDrift(state.drift, input.force, "apply");
+  await preflightRules(target.d1, plan);
   const steps: PlannedStep[] = plan.map((migration) => ({
     number: migration.number,
     name: migration.name,

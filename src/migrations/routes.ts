@@ -93,6 +93,7 @@ const LintReport = z
 export const migrationStatusRoute = keeperRoute({
   method: "get",
   path: "/admin/migrations",
+  operationId: "migrations.status",
   scope: "read",
   tags: ["migrations"],
   summary: "Schema version, applied (with checksums), pending, and drift between the ledger and the files",
@@ -104,6 +105,7 @@ export const migrationStatusRoute = keeperRoute({
 export const applyMigrationsRoute = keeperRoute({
   method: "post",
   path: "/admin/migrations/apply",
+  operationId: "migrations.apply",
   scope: "admin",
   tags: ["migrations"],
   summary: "Apply pending migrations in order, each atomic with its ledger row",
@@ -120,7 +122,7 @@ export const applyMigrationsRoute = keeperRoute({
     200: json("What was applied (or would be, for a dry run)", ApplyResult),
     409: problems[409],
     423: problems[423],
-    413: problems[413],
+    502: problems[502],
     422: problems[422],
   },
 });
@@ -128,6 +130,7 @@ export const applyMigrationsRoute = keeperRoute({
 export const rollbackMigrationsRoute = keeperRoute({
   method: "post",
   path: "/admin/migrations/rollback",
+  operationId: "migrations.rollback",
   scope: "admin",
   tags: ["migrations"],
   summary: "Run down files newest first, each atomic with removing its ledger row",
@@ -151,7 +154,7 @@ export const rollbackMigrationsRoute = keeperRoute({
     200: json("What was rolled back (or would be, for a dry run)", RollbackResult),
     409: problems[409],
     423: problems[423],
-    413: problems[413],
+    502: problems[502],
     422: problems[422],
     428: problems[428],
   },
@@ -160,6 +163,7 @@ export const rollbackMigrationsRoute = keeperRoute({
 export const testMigrationsRoute = keeperRoute({
   method: "post",
   path: "/admin/migrations/test",
+  operationId: "migrations.test",
   scope: "admin",
   tags: ["migrations"],
   summary: "Round trip (up all, down all, up all) on the SCRATCH_DB database with data loaded",
@@ -170,6 +174,7 @@ export const testMigrationsRoute = keeperRoute({
 export const lintMigrationsRoute = keeperRoute({
   method: "get",
   path: "/admin/migrations/lint",
+  operationId: "migrations.lint",
   scope: "read",
   tags: ["migrations"],
   summary: "Safety lint of the bundled migration files",

@@ -18,6 +18,7 @@ export const errorCodes = {
   INTERNAL: { status: 500, title: "Internal error" },
   BAD_GATEWAY: { status: 502, title: "Upstream failure" },
   UNAVAILABLE: { status: 503, title: "Database temporarily unavailable" },
+  SCHEMA_NOT_READY: { status: 503, title: "Schema not ready" },
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -3,6 +3,7 @@ import { createMiddleware } from "hono/factory";
 import { type RouteScope, requireScope } from "./auth";
 import type { KeeperEnv } from "./context";
 import { problemContentType } from "./problem";
+import { refuseUnknownQuery } from "./query-params";
 
 /** Enforces a route's scope before its validators run, so a stranger learns nothing about inputs. */
 export const scopeGuard = (scope: RouteScope) =>
@@ -40,39 +41,80 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => ({
   body: { required: true, content: { "application/json": { schema } } },
 });
 
-/** Error answers every route may give; routes add their own (404, 409, 422 …) on top. */
-const commonProblems = {
-  400: problem("Malformed request (bad JSON, bad query or path parameter)"),
-  401: problem("Missing or invalid credential"),
-  403: problem("Credential lacks the required scope"),
-  415: problem("Body is not application/json"),
-  500: problem("Unexpected error"),
-  503: problem("D1 overloaded; retry after the Retry-After seconds"),
-} as const;
-
 export const problems = {
   404: problem("Not found"),
   409: problem("Conflicts with existing data (duplicate)"),
-  413: problem("Body too large"),
   422: problem("Fails validation or a database constraint"),
   423: problem("Another run holds the lease"),
   428: problem("Destructive action without confirm: true"),
+  502: problem("An outside service (R2 read-back, the Cloudflare API) failed; nothing was changed"),
 } as const;
+
+/** Seconds to wait before retrying, on a 503. */
+const retryAfter = {
+  "Retry-After": { description: "Seconds to wait before retrying", schema: { type: "integer", minimum: 1 } },
+} as const;
+
+/**
+ * The error answers a route can give follow from how it is declared, so the document lists only
+ * statuses that can really happen: 400 on every route (a query parameter the operation does not
+ * declare is refused everywhere), 401/403 a credential (and 403 a scope above `read`, which every
+ * credential holds), 413/415/422 a body, 503 a query to D1.
+ */
+function declaredProblems(route: Pick<RouteConfig, "request">, scope: RouteScope, usesDatabase: boolean) {
+  const request = route.request ?? {};
+  return {
+    400: problem(
+      "Malformed request: bad JSON or invalid UTF-8 in the body, a bad query or path parameter, or a query parameter the operation does not declare (each named in `errors`)",
+    ),
+    ...(scope === "public" ? {} : { 401: problem("Missing or invalid credential") }),
+    ...(scope === "write" || scope === "admin" ? { 403: problem(`Credential lacks the '${scope}' scope`) } : {}),
+    ...(request.body
+      ? {
+          413: problem("Body too large"),
+          415: problem("Body is not application/json"),
+          422: problems[422],
+        }
+      : {}),
+    500: problem("Unexpected error"),
+    ...(usesDatabase
+      ? {
+          503: {
+            ...problem(
+              "D1 overloaded, or (data routes) the database schema differs from the Worker's migrations: type `urn:d1-keeper:problem:schema-not-ready` with `pending` and `unknown_applied` names. Retry after the Retry-After seconds",
+            ),
+            headers: retryAfter,
+          },
+        }
+      : {}),
+  };
+}
 
 /**
  * Every route is declared through here: its scope is enforced by middleware *and* published in the
  * OpenAPI document as `x-keeper-scope`, which is what the auth test walks, so a route cannot exist
  * without a declared, tested scope.
  */
-export function keeperRoute<const R extends Omit<RouteConfig, "middleware" | "security">>(config: R & { scope: RouteScope }) {
-  const { scope, ...route } = config;
-  // A route that takes a body can always answer "too large" and "does not match the schema".
-  const bodyProblems = route.request?.body ? { 413: problems[413], 422: problems[422] } : {};
+export function keeperRoute<const R extends Omit<RouteConfig, "middleware" | "security" | "operationId">>(
+  config: R & {
+    scope: RouteScope;
+    /** Stable `area.verb` name client generators use (`videos.list`, `backups.restore`). */
+    operationId: `${string}.${string}`;
+    /** false for the few routes that never query D1 (and so never answer 503). */
+    usesDatabase?: false;
+  },
+) {
+  const { scope, usesDatabase, ...route } = config;
+  const query = route.request?.query;
+  const declaredQuery = query instanceof z.ZodObject ? Object.keys(query.shape) : [];
   return createRoute({
     ...route,
-    responses: { ...commonProblems, ...bodyProblems, ...route.responses },
-    middleware: [scopeGuard(scope)] as const,
+    responses: { ...declaredProblems(route, scope, usesDatabase ?? true), ...route.responses },
+    middleware: [scopeGuard(scope), refuseUnknownQuery(declaredQuery)] as const,
     security: scope === "public" ? [] : [{ bearerAuth: [] }],
     "x-keeper-scope": scope,
-  } as unknown as R & { middleware: [ReturnType<typeof scopeGuard>]; responses: R["responses"] & typeof commonProblems });
+  } as unknown as R & {
+    middleware: [ReturnType<typeof scopeGuard>, ReturnType<typeof refuseUnknownQuery>];
+    responses: R["responses"];
+  });
 }

@@ -19,6 +19,11 @@ const Status = z
       version: z.string().nullable(),
       applied_count: z.number().int(),
       last_applied_at: z.string().nullable(),
+      /** False while D1's ledger differs from the Worker's migrations: data routes answer 503. */
+      ready: z.boolean(),
+      pending_count: z.number().int(),
+      pending: z.array(z.string()),
+      unknown_applied: z.array(z.string()),
     }),
     principal: z.object({ actor: z.string(), scopes: z.array(z.string()) }),
   })
@@ -27,6 +32,7 @@ const Status = z
 export const statusRoute = keeperRoute({
   method: "get",
   path: "/admin/status",
+  operationId: "system.status",
   scope: "read",
   tags: ["system"],
   summary: "Reachability of D1 and the applied schema version",
@@ -36,7 +42,9 @@ export const statusRoute = keeperRoute({
 export const livenessRoute = keeperRoute({
   method: "get",
   path: "/healthz",
+  operationId: "system.liveness",
   scope: "public",
+  usesDatabase: false,
   tags: ["system"],
   summary: "Liveness probe: the Worker answers (it does not touch D1)",
   responses: { 200: { description: "Alive", content: { "application/json": { schema: z.object({ ok: z.literal(true) }) } } } },

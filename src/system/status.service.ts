@@ -1,3 +1,4 @@
+import { checkSchemaReadiness } from "../migrations/readiness.service";
 import type { AppContext } from "../platform/context";
 
 export interface AppliedMigration {
@@ -25,6 +26,7 @@ export async function getStatus({ ctx }: { ctx: AppContext }) {
   const roundTripMs = performance.now() - started;
   const applied = await readMigrationLedger(ctx);
   const latest = applied?.at(-1) ?? null;
+  const readiness = await checkSchemaReadiness({ ctx });
   return {
     service: "d1-keeper" as const,
     environment: ctx.config.KEEPER_ENV,
@@ -40,6 +42,11 @@ export async function getStatus({ ctx }: { ctx: AppContext }) {
       version: latest ? latest.name : null,
       applied_count: applied?.length ?? 0,
       last_applied_at: latest?.applied_at ?? null,
+      /** False while data routes answer 503 schema-not-ready. */
+      ready: readiness.ready,
+      pending_count: readiness.pending.length,
+      pending: readiness.pending,
+      unknown_applied: readiness.unknown_applied,
     },
     principal: { actor: ctx.principal.actor, scopes: [...ctx.principal.scopes] },
   };

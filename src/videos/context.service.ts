@@ -3,7 +3,7 @@ import type { AppContext } from "../platform/context";
 import { decodeCursor, isSingleNumber } from "../platform/cursor";
 import { explainMissingLiveVideo, liveVideoExists } from "./live-parent";
 import { toPage } from "./paging";
-import { presentContext } from "./present";
+import { logStoredProblems, presentContext } from "./present";
 import { listContextQuery } from "./queries";
 import type { ContextInput } from "./validators";
 import { getVideo } from "./videos.service";
@@ -71,5 +71,7 @@ export async function listContext({
   const rows = await listContextQuery(ctx.db, { ...input, afterId: after, limit: input.limit + 1 });
   // Only an empty page needs the second query that tells "no such video" (404) from "nothing yet".
   if (rows.length === 0) await getVideo({ ctx, input: { id: input.videoId, includeDeleted: true } });
-  return toPage(rows, input.limit, presentContext, (row) => [row.id]);
+  const page = toPage(rows, input.limit, presentContext, (row) => [row.id]);
+  logStoredProblems(ctx.logger, "video_context", page.items);
+  return page;
 }

@@ -5,7 +5,7 @@ import { decodeCursor, isNumberStringPair, isSingleNumber } from "../platform/cu
 import { notFound } from "../platform/errors";
 import { explainMissingLiveVideo, liveVideoExists } from "./live-parent";
 import { toPage } from "./paging";
-import { presentConversation, presentMessage } from "./present";
+import { logStoredProblems, presentConversation, presentMessage } from "./present";
 import { listConversationsQuery, listMessagesQuery } from "./queries";
 import type { ConversationInput, MessageInput } from "./validators";
 import { getVideo } from "./videos.service";
@@ -54,7 +54,9 @@ export async function listConversations({
   const after = input.cursor ? decodeCursor(input.cursor, isNumberStringPair) : undefined;
   const rows = await listConversationsQuery(ctx.db, { videoId: input.videoId, after, limit: input.limit + 1 });
   if (rows.length === 0) await getVideo({ ctx, input: { id: input.videoId, includeDeleted: true } });
-  return toPage(rows, input.limit, presentConversation, (row) => [row.createdAt, row.id]);
+  const page = toPage(rows, input.limit, presentConversation, (row) => [row.createdAt, row.id]);
+  logStoredProblems(ctx.logger, "conversations", page.items);
+  return page;
 }
 
 /**
@@ -113,5 +115,7 @@ export async function listMessages({
   const after = input.cursor ? decodeCursor(input.cursor, isSingleNumber)[0] : undefined;
   const rows = await listMessagesQuery(ctx.db, { conversationId: input.conversationId, afterId: after, limit: input.limit + 1 });
   if (rows.length === 0) await getConversation({ ctx, input: { id: input.conversationId } });
-  return toPage(rows, input.limit, presentMessage, (row) => [row.id]);
+  const page = toPage(rows, input.limit, presentMessage, (row) => [row.id]);
+  logStoredProblems(ctx.logger, "messages", page.items);
+  return page;
 }

@@ -2,7 +2,7 @@ import type { AppContext } from "../platform/context";
 import { decodeCursor, isNumberNumberPair } from "../platform/cursor";
 import { explainMissingLiveVideo, liveVideoExists } from "./live-parent";
 import { toPage } from "./paging";
-import { presentMemory } from "./present";
+import { logStoredProblems, presentMemory } from "./present";
 import { listMemoryQuery } from "./queries";
 import type { MemoryInput } from "./validators";
 import { getVideo } from "./videos.service";
@@ -53,5 +53,7 @@ export async function listMemory({
   const before = input.cursor ? decodeCursor(input.cursor, isNumberNumberPair) : undefined;
   const rows = await listMemoryQuery(ctx.db, { videoId: input.videoId, before, limit: input.limit + 1 });
   if (rows.length === 0) await getVideo({ ctx, input: { id: input.videoId, includeDeleted: true } });
-  return toPage(rows, input.limit, presentMemory, (row) => [row.timestamp, row.id]);
+  const page = toPage(rows, input.limit, presentMemory, (row) => [row.timestamp, row.id]);
+  logStoredProblems(ctx.logger, "memory", page.items);
+  return page;
 }

@@ -1,10 +1,83 @@
 import { z } from "@hono/zod-openapi";
 import type { conversations, memory, messages, videoContext, videos } from "../db/schema";
+import type { Logger } from "../platform/logger";
 
-/** Rows as the API shows them: snake_case like the tables, times as ISO 8601, JSON parsed. */
+/**
+ * Rows as the API shows them: snake_case like the tables, times as ISO 8601, JSON parsed.
+ *
+ * A read never fails on a stored row. D1 refuses rows that break the data API's rules (migration
+ * 0004), but rows written around the API before that may still break them: such a field is shown
+ * with a safe value of its declared type (an empty list, null, an empty object) and the row gets a
+ * `stored_problems` entry with the raw stored text, so one bad row cannot take a listing down.
+ */
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-const json = (raw: string | null) => (raw === null ? null : (JSON.parse(raw) as Record<string, unknown>));
+export const StoredProblem = z
+  .object({
+    field: z.string(),
+    problem: z.string(),
+    raw: z.string().nullable().openapi({ description: "The stored value as text (cut at 1,000 characters)" }),
+  })
+  .openapi("StoredProblem");
+
+const storedProblems = z.array(StoredProblem).optional().openapi({
+  description:
+    "Present only when the stored row breaks the data API's rules (written around the API); each field named here is shown with a safe value, and its stored text is in `raw`. `keeper health integrity` counts such rows.",
+});
+
+type Problems = z.infer<typeof StoredProblem>[];
+
+const rawText = (value: unknown) => (value === null || value === undefined ? null : String(value).slice(0, 1000));
+
+function iso(ms: number | null, field: string, problems: Problems): string | null {
+  if (ms === null) return null;
+  const date = new Date(ms);
+  if (typeof ms === "number" && Number.isFinite(date.getTime())) return date.toISOString();
+  problems.push({ field, problem: "not a time in milliseconds since the epoch", raw: rawText(ms) });
+  return null;
+}
+
+const requiredIso = (ms: number, field: string, problems: Problems) => iso(ms, field, problems) ?? new Date(0).toISOString();
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === "object" && !Array.isArray(value);
+const isStringList = (value: unknown): value is string[] =>
+  Array.isArray(value) && value.every((item) => typeof item === "string");
+
+/** Parses stored JSON expected to be of one shape; anything else is a problem and `fallback`. */
+function storedJson<T>(
+  raw: string | null,
+  field: string,
+  accepts: (value: unknown) => value is T,
+  fallback: T,
+  problems: Problems,
+): T {
+  if (raw === null) return fallback;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    problems.push({ field, problem: "not valid JSON", raw: rawText(raw) });
+    return fallback;
+  }
+  if (accepts(parsed)) return parsed;
+  problems.push({ field, problem: "valid JSON of the wrong shape", raw: rawText(raw) });
+  return fallback;
+}
+
+const withProblems = <T extends object>(item: T, problems: Problems) =>
+  problems.length > 0 ? { ...item, stored_problems: problems } : item;
+
+/** One log line per answer that shows rows with stored problems, naming them (not one per row). */
+export function logStoredProblems(
+  logger: Logger,
+  table: string,
+  items: readonly { id: string | number; stored_problems?: Problems }[],
+): void {
+  const rows = items
+    .filter((item) => item.stored_problems)
+    .map((item) => ({ id: item.id, fields: item.stored_problems?.map((problem) => problem.field) }));
+  if (rows.length > 0) logger.warn("stored rows break the data API's rules", { table, rows });
+}
 
 export const Video = z
   .object({
@@ -18,22 +91,25 @@ export const Video = z
     created_at: z.string(),
     updated_at: z.string(),
     deleted_at: z.string().nullable(),
+    stored_problems: storedProblems,
   })
   .openapi("Video");
 
 export function presentVideo(row: typeof videos.$inferSelect): z.infer<typeof Video> {
-  return {
+  const problems: Problems = [];
+  const video = {
     id: row.id,
     filename: row.filename,
     file_path: row.filePath,
     duration: row.duration,
     category: row.category,
-    tags: row.tags ? (JSON.parse(row.tags) as string[]) : [],
-    metadata: json(row.metadata),
-    created_at: iso(row.createdAt) as string,
-    updated_at: iso(row.updatedAt) as string,
-    deleted_at: iso(row.deletedAt),
+    tags: storedJson(row.tags, "tags", isStringList, [], problems),
+    metadata: storedJson<Record<string, unknown> | null>(row.metadata, "metadata", isObject, null, problems),
+    created_at: requiredIso(row.createdAt, "created_at", problems),
+    updated_at: requiredIso(row.updatedAt, "updated_at", problems),
+    deleted_at: iso(row.deletedAt, "deleted_at", problems),
   };
+  return withProblems(video, problems);
 }
 
 export const ContextEntry = z
@@ -47,21 +123,24 @@ export const ContextEntry = z
     data: z.record(z.string(), z.unknown()),
     created_at: z.string(),
     updated_at: z.string(),
+    stored_problems: storedProblems,
   })
   .openapi("ContextEntry");
 
 export function presentContext(row: typeof videoContext.$inferSelect): z.infer<typeof ContextEntry> {
-  return {
+  const problems: Problems = [];
+  const entry = {
     id: row.id,
     video_id: row.videoId,
     context_type: row.contextType,
     tool_name: row.toolName,
     timestamp: row.timestamp,
     confidence: row.confidence,
-    data: json(row.data) ?? {},
-    created_at: iso(row.createdAt) as string,
-    updated_at: iso(row.updatedAt) as string,
+    data: storedJson(row.data, "data", isObject, {}, problems),
+    created_at: requiredIso(row.createdAt, "created_at", problems),
+    updated_at: requiredIso(row.updatedAt, "updated_at", problems),
   };
+  return withProblems(entry, problems);
 }
 
 export const MemoryEntry = z
@@ -72,18 +151,21 @@ export const MemoryEntry = z
     content: z.string(),
     metadata: z.record(z.string(), z.unknown()).nullable(),
     created_at: z.string(),
+    stored_problems: storedProblems,
   })
   .openapi("MemoryEntry");
 
 export function presentMemory(row: typeof memory.$inferSelect): z.infer<typeof MemoryEntry> {
-  return {
+  const problems: Problems = [];
+  const entry = {
     id: row.id,
     video_id: row.videoId,
     timestamp: row.timestamp,
     content: row.content,
-    metadata: json(row.metadata),
-    created_at: iso(row.createdAt) as string,
+    metadata: storedJson<Record<string, unknown> | null>(row.metadata, "metadata", isObject, null, problems),
+    created_at: requiredIso(row.createdAt, "created_at", problems),
   };
+  return withProblems(entry, problems);
 }
 
 export const Conversation = z
@@ -93,17 +175,20 @@ export const Conversation = z
     title: z.string().nullable(),
     created_at: z.string(),
     updated_at: z.string(),
+    stored_problems: storedProblems,
   })
   .openapi("Conversation");
 
 export function presentConversation(row: typeof conversations.$inferSelect): z.infer<typeof Conversation> {
-  return {
+  const problems: Problems = [];
+  const conversation = {
     id: row.id,
     video_id: row.videoId,
     title: row.title,
-    created_at: iso(row.createdAt) as string,
-    updated_at: iso(row.updatedAt) as string,
+    created_at: requiredIso(row.createdAt, "created_at", problems),
+    updated_at: requiredIso(row.updatedAt, "updated_at", problems),
   };
+  return withProblems(conversation, problems);
 }
 
 export const Message = z
@@ -114,18 +199,21 @@ export const Message = z
     content: z.string(),
     metadata: z.record(z.string(), z.unknown()).nullable(),
     created_at: z.string(),
+    stored_problems: storedProblems,
   })
   .openapi("Message");
 
 export function presentMessage(row: typeof messages.$inferSelect): z.infer<typeof Message> {
-  return {
+  const problems: Problems = [];
+  const message = {
     id: row.id,
     conversation_id: row.conversationId,
     role: row.role,
     content: row.content,
-    metadata: json(row.metadata),
-    created_at: iso(row.createdAt) as string,
+    metadata: storedJson<Record<string, unknown> | null>(row.metadata, "metadata", isObject, null, problems),
+    created_at: requiredIso(row.createdAt, "created_at", problems),
   };
+  return withProblems(message, problems);
 }
 
 export const pageOf = <T extends z.ZodType>(item: T, name: string) =>

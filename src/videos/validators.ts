@@ -1,8 +1,10 @@
 import { z } from "@hono/zod-openapi";
+import { decimalInteger } from "../platform/query-params";
 
 /**
  * The one module of input rules for the data API: the original design's validate_video_data,
- * validate_context_data and validate_json. D1 enforces the same rules again (src/db/schema.ts).
+ * validate_context_data and validate_json. D1 enforces the same rules again: the triggers
+ * rendered from stored-rules.ts.
  */
 
 export const JSON_MAX_BYTES = 100_000;
@@ -10,31 +12,94 @@ export const JSON_MAX_DEPTH = 32;
 
 const noNul = (value: string) => !value.includes("\u0000");
 
-function depthOf(value: unknown, depth = 0): number {
-  if (depth > JSON_MAX_DEPTH) return depth;
-  if (Array.isArray(value)) return Math.max(depth + 1, ...value.map((item) => depthOf(item, depth + 1)));
-  if (value && typeof value === "object")
-    return Math.max(depth + 1, ...Object.values(value).map((item) => depthOf(item, depth + 1)));
-  return depth;
+/**
+ * Characters as SQLite's length() counts them (code points), so "at most N characters" means the
+ * same in the API and in D1's triggers; JavaScript's .length counts UTF-16 units instead.
+ */
+export function characterCount(value: string): number {
+  let count = 0;
+  for (let index = 0; index < value.length; index++) {
+    const unit = value.charCodeAt(index);
+    // A high surrogate followed by a low one is one character.
+    if (unit >= 0xd800 && unit <= 0xdbff && index + 1 < value.length) {
+      const next = value.charCodeAt(index + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) index++;
+    }
+    count++;
+  }
+  return count;
 }
+
+/** An unpaired UTF-16 surrogate (code units, hence no `u` flag): what String.isWellFormed() rejects. */
+const unpairedSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+export const isWellFormed = (value: string) => !unpairedSurrogate.test(value);
+
+/**
+ * Walks a JSON value with an explicit stack (no recursion, no argument spread), so arrays and
+ * objects of any width are measured without exhausting the call stack. Reports whether containers
+ * nest deeper than `depthLimit` (a top-level object is 1; the walk stops there) and the path of
+ * the first string or key holding an unpaired UTF-16 surrogate, which no UTF-8 column can store.
+ */
+export function inspectJson(value: unknown, depthLimit: number): { tooDeep: boolean; illFormedAt: string[] | null } {
+  const pending: { value: unknown; depth: number; path: string[] }[] = [{ value, depth: 0, path: [] }];
+  while (pending.length > 0) {
+    const next = pending.pop() as { value: unknown; depth: number; path: string[] };
+    if (typeof next.value === "string") {
+      if (!isWellFormed(next.value)) return { tooDeep: false, illFormedAt: next.path };
+      continue;
+    }
+    if (next.value === null || typeof next.value !== "object") continue;
+    const depth = next.depth + 1;
+    if (depth > depthLimit) return { tooDeep: true, illFormedAt: null };
+    // An index loop, not map(): a sparse array (never from JSON, but from code) has holes map skips.
+    const entries: [string, unknown][] = Array.isArray(next.value)
+      ? Array.from({ length: next.value.length }, (_, index) => [String(index), (next.value as unknown[])[index]])
+      : Object.entries(next.value);
+    for (const [key, child] of entries) {
+      if (!isWellFormed(key)) return { tooDeep: false, illFormedAt: [...next.path, key] };
+      if (typeof child === "string" || (child !== null && typeof child === "object"))
+        pending.push({ value: child, depth, path: [...next.path, key] });
+    }
+  }
+  return { tooDeep: false, illFormedAt: null };
+}
+
+const illFormedMessage = "must not contain an unpaired UTF-16 surrogate (not representable in UTF-8)";
 
 /** validate_json: an object, bounded in size and nesting, that SQLite's json_valid() will accept. */
 export const jsonObject = z
   .record(z.string(), z.unknown())
   .superRefine((value, ctx) => {
+    // Depth first: serializing a deeply nested value would itself recurse.
+    const inspected = inspectJson(value, JSON_MAX_DEPTH);
+    if (inspected.tooDeep) {
+      ctx.addIssue({ code: "custom", message: `JSON nesting must be at most ${JSON_MAX_DEPTH} levels` });
+      return;
+    }
+    if (inspected.illFormedAt) ctx.addIssue({ code: "custom", path: inspected.illFormedAt, message: illFormedMessage });
     const size = new TextEncoder().encode(JSON.stringify(value)).length;
     if (size > JSON_MAX_BYTES)
       ctx.addIssue({ code: "custom", message: `JSON must be at most ${JSON_MAX_BYTES} bytes (got ${size})` });
-    if (depthOf(value) > JSON_MAX_DEPTH)
-      ctx.addIssue({ code: "custom", message: `JSON nesting must be at most ${JSON_MAX_DEPTH} levels` });
   })
   .openapi({ type: "object", additionalProperties: true });
+
+/** A string of at most `max` characters (code points, as SQLite counts them). */
+const upTo = (max: number) =>
+  z
+    .string()
+    .refine(isWellFormed, illFormedMessage)
+    .refine((value) => characterCount(value) <= max, `must be at most ${max} characters`)
+    .meta({ maxLength: max });
 
 export const idString = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, "1-128 characters: letters, digits, and . _ : - (not first)");
 
-const text = (max: number) => z.string().min(1, "must not be empty").max(max).refine(noNul, "must not contain NUL bytes");
+const text = (max: number) =>
+  upTo(max)
+    .refine((value) => value !== "", "must not be empty")
+    .refine(noNul, "must not contain NUL bytes")
+    .meta({ minLength: 1 });
 const finite = z.number().refine(Number.isFinite, "must be a finite number");
 
 export const VideoInput = z
@@ -69,7 +134,7 @@ export const VideoInput = z
 const box = z.array(finite).length(4);
 export const contextDataShapes: Record<string, z.ZodType> = {
   transcript: z
-    .object({ text: text(JSON_MAX_BYTES), language: z.string().max(35).optional(), end: finite.nonnegative().optional() })
+    .object({ text: text(JSON_MAX_BYTES), language: upTo(35).optional(), end: finite.nonnegative().optional() })
     .passthrough(),
   caption: z.object({ text: text(JSON_MAX_BYTES) }).passthrough(),
   ocr: z.object({ text: text(JSON_MAX_BYTES) }).passthrough(),
@@ -134,7 +199,7 @@ export const MemoryInput = z
 export const ConversationInput = z
   .object({
     id: idString.optional(),
-    title: z.string().max(512).refine(noNul, "must not contain NUL bytes").optional(),
+    title: upTo(512).refine(noNul, "must not contain NUL bytes").optional(),
   })
   .strict()
   .openapi("ConversationInput", { example: { title: "Questions about lecture 1" } });
@@ -149,7 +214,7 @@ export const MessageInput = z
   .openapi("MessageInput", { example: { role: "user", content: "What is on the board at 0:12?" } });
 
 export const PageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  limit: decimalInteger(1, 200).default(50),
   cursor: z.string().max(512).optional(),
 });
 

@@ -4,7 +4,7 @@ import type { AppContext } from "../platform/context";
 import { decodeCursor, isNumberStringPair } from "../platform/cursor";
 import { notFound } from "../platform/errors";
 import { toPage } from "./paging";
-import { presentVideo } from "./present";
+import { logStoredProblems, presentVideo } from "./present";
 import { listVideosQuery } from "./queries";
 import type { VideoInput } from "./validators";
 
@@ -36,7 +36,9 @@ export async function findVideoRow({ ctx, input }: { ctx: AppContext; input: { i
 export async function getVideo({ ctx, input }: { ctx: AppContext; input: { id: string; includeDeleted: boolean } }) {
   const row = await findVideoRow({ ctx, input });
   if (!row || (row.deletedAt !== null && !input.includeDeleted)) throw notFound(`Video '${input.id}'`);
-  return presentVideo(row);
+  const video = presentVideo(row);
+  logStoredProblems(ctx.logger, "videos", [video]);
+  return video;
 }
 
 export async function listVideos({
@@ -48,5 +50,7 @@ export async function listVideos({
 }) {
   const after = input.cursor ? decodeCursor(input.cursor, isNumberStringPair) : undefined;
   const rows = await listVideosQuery(ctx.db, { includeDeleted: input.includeDeleted, after, limit: input.limit + 1 });
-  return toPage(rows, input.limit, presentVideo, (row) => [row.createdAt, row.id]);
+  const page = toPage(rows, input.limit, presentVideo, (row) => [row.createdAt, row.id]);
+  logStoredProblems(ctx.logger, "videos", page.items);
+  return page;
 }

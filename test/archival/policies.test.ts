@@ -52,6 +52,27 @@ describe("conversation archive", () => {
     expect((await at(now, "POST", "/admin/archival/archived-conversations/never-archived/restore")).status).toBe(404);
   });
 
+  it("a restored conversation gets a fresh updated_at, so the next night does not archive it again", async () => {
+    const now = Date.UTC(2032, 2, 10);
+    const video = await seedVideo();
+    const old = await seedConversation(video.id, { updatedAt: now - 45 * DAY, messages: 2 });
+    expect(
+      (await atUntilDone(now, "/admin/archival/archive-conversations", { body: { archiveDays: 30, confirm: true } })).body.run
+        .status,
+    ).toBe("succeeded");
+    expect(await count("SELECT count(*) AS n FROM conversations WHERE id = ?", old.id)).toBe(0);
+
+    const restoredAt = now + 3_600_000;
+    expect((await at(restoredAt, "POST", `/admin/archival/archived-conversations/${old.id}/restore`)).status).toBe(200);
+    expect(await count("SELECT updated_at AS n FROM conversations WHERE id = ?", old.id)).toBe(restoredAt);
+    const nextNight = restoredAt + DAY;
+    expect(
+      (await atUntilDone(nextNight, "/admin/archival/archive-conversations", { body: { archiveDays: 30, confirm: true } })).body
+        .run.status,
+    ).toBe("succeeded");
+    expect(await count("SELECT count(*) AS n FROM conversations WHERE id = ?", old.id)).toBe(1);
+  });
+
   it("leaves every conversation in D1 when R2 keeps failing, and the run records the failure", async () => {
     const now = Date.UTC(2033, 0, 10);
     const video = await seedVideo();

@@ -84,4 +84,26 @@ describe("purge candidates", () => {
     expect(candidates.map((c) => c.id)).toContain(due.id);
     expect(candidates.every((c) => c.category !== "keep")).toBe(true);
   });
+
+  it("a video restored and deleted again after it was selected is not purged, and keeps its children", async () => {
+    const selectedAt = Date.UTC(2026, 0, 2);
+    const { id } = await seedVideo({ deletedAt: selectedAt });
+    await seedContext(id);
+    await seedConversation(id, { messages: 2 });
+    // Selected as due with deleted_at = selectedAt; then restored and deleted again.
+    await env.DB.prepare("UPDATE videos SET deleted_at = NULL WHERE id = ?").bind(id).run();
+    await env.DB.prepare("UPDATE videos SET deleted_at = ? WHERE id = ?")
+      .bind(selectedAt + 1000, id)
+      .run();
+    const result = await purgeDueVideos(ctx(), { videos: [{ id, deleted_at: selectedAt }], reason: "test" });
+    expect(result.purged).toEqual([]);
+    expect(await count("SELECT count(*) AS n FROM videos WHERE id = ?", id)).toBe(1);
+    expect(await count("SELECT count(*) AS n FROM video_context WHERE video_id = ?", id)).toBe(1);
+    expect(
+      await count(
+        "SELECT count(*) AS n FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE video_id = ?)",
+        id,
+      ),
+    ).toBe(2);
+  });
 });

@@ -29,6 +29,32 @@ describe("soft delete, restore, list deleted", () => {
     expect(await auditActions(video.id)).toEqual(["archival.soft-delete", "archival.restore"]);
   });
 
+  it("a restore that loses a race to a re-delete answers 409 and writes no audit row", async () => {
+    const video = await seedVideo();
+    await at(now, "POST", `/admin/archival/videos/${video.id}/soft-delete`);
+    // The video is deleted again (a new deleted_at) between the restore's read and its write.
+    const app = createApp({
+      now: () => new Date(now),
+      wrapD1: (d1) =>
+        new Proxy(d1, {
+          get(target, property) {
+            if (property !== "batch") return Reflect.get(target, property).bind(target);
+            return async (statements: D1PreparedStatement[]) => {
+              await target.prepare("UPDATE videos SET deleted_at = deleted_at + 1 WHERE id = ?").bind(video.id).run();
+              return target.batch(statements);
+            };
+          },
+        }),
+    });
+    const res = await app.request(
+      `/admin/archival/videos/${video.id}/restore`,
+      { method: "POST", headers: { Authorization: `Bearer ${tokens.admin}` } },
+      env,
+    );
+    expect(res.status).toBe(409);
+    expect(await auditActions(video.id)).toEqual(["archival.soft-delete"]);
+  });
+
   it("404s an unknown video and needs the admin scope", async () => {
     expect((await at(now, "POST", "/admin/archival/videos/nope/soft-delete")).status).toBe(404);
     expect((await at(now, "POST", "/admin/archival/videos/nope/restore")).status).toBe(404);
@@ -99,9 +125,9 @@ describe("permanent delete (purge)", () => {
     expect(await mediaKeys(video.id)).toEqual([]);
   });
 
-  it("a video restored while its purge runs keeps its rows and files (409)", async () => {
+  it("a restore once the purge has started is refused (409) and the purge finishes; every position: test/hardening/faults.test.ts", async () => {
     const video = await videoWithEverything();
-    let restoredMidway = false;
+    let restoreStatus = 0;
     const racing = (d1: D1Database) =>
       ({
         ...d1,
@@ -112,10 +138,8 @@ describe("permanent delete (purge)", () => {
           return {
             bind: (...values: unknown[]) => ({
               run: async () => {
-                if (!restoredMidway) {
-                  restoredMidway = true;
-                  await env.DB.prepare("UPDATE videos SET deleted_at = NULL WHERE id = ?").bind(video.id).run();
-                }
+                if (restoreStatus === 0)
+                  restoreStatus = (await at(now, "POST", `/admin/archival/videos/${video.id}/restore`)).status;
                 return statement.bind(...values).run();
               },
             }),
@@ -131,17 +155,12 @@ describe("permanent delete (purge)", () => {
       },
       env,
     );
-    expect(res.status).toBe(409);
-    expect(await count("SELECT count(*) AS n FROM videos WHERE id = ? AND deleted_at IS NULL", video.id)).toBe(1);
-    expect(await count("SELECT count(*) AS n FROM video_context WHERE video_id = ?", video.id)).toBe(2);
-    expect(
-      await count(
-        "SELECT count(*) AS n FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.video_id = ?",
-        video.id,
-      ),
-    ).toBe(3);
-    expect(await mediaKeys(video.id)).toHaveLength(3);
-    expect(await auditActions(video.id)).toEqual([]);
+    expect(restoreStatus).toBe(409);
+    expect(res.status).toBe(200);
+    expect(await count("SELECT count(*) AS n FROM videos WHERE id = ?", video.id)).toBe(0);
+    expect(await count("SELECT count(*) AS n FROM video_context WHERE video_id = ?", video.id)).toBe(0);
+    expect(await mediaKeys(video.id)).toEqual([]);
+    expect(await auditActions(video.id)).toEqual(["archival.purge"]);
   });
 
   it("keeps the files of soft-deleted videos (they still exist)", async () => {

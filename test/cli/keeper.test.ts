@@ -33,7 +33,16 @@ function reply(req: IncomingMessage): { status: number; body: unknown; type?: st
         environment: "test",
         time: "2030-01-01T00:00:00.000Z",
         database: { reachable: true, round_trip_ms: 1.5, size_bytes: 4096, served_by_region: null },
-        schema: { migrated: true, version: "0001_add_video_tags.sql", applied_count: 2, last_applied_at: "2030-01-01 00:00:00" },
+        schema: {
+          migrated: true,
+          version: "0001_add_video_tags.sql",
+          applied_count: 2,
+          last_applied_at: "2030-01-01 00:00:00",
+          ready: false,
+          pending_count: 2,
+          pending: ["0002_archival_tables.sql", "0003_health_tables.sql"],
+          unknown_applied: [],
+        },
         principal: { actor: "token:admin:abcd", scopes: ["read", "write", "admin"] },
       },
     };
@@ -85,6 +94,7 @@ describe("keeper CLI", () => {
     const result = await run(["--url", base, "--token", "t0k3n-for-tests", "status"]);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /schema version\s+0001_add_video_tags\.sql \(2 applied\)/);
+    assert.match(result.stdout, /pending\s+2 migrations pending \(0002_archival_tables\.sql, 0003_health_tables\.sql\)/);
     assert.equal(seen.at(-1)?.authorization, "Bearer t0k3n-for-tests");
   });
 

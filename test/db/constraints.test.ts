@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { seedVideo, uniqueId } from "../support/factories";
 
 /**
- * The same rules as the API's validators, enforced by D1 itself: writes that bypass the Worker
+ * The same rules as the API's validators, enforced by D1 itself (its CHECKs, and the triggers of
+ * migration 0004, which fire first; test/db/stored-rules.test.ts proves the full set): writes that bypass the Worker
  * (wrangler d1 execute, another service) are refused too.
  */
 async function refused(sql: string, ...params: unknown[]): Promise<string> {
@@ -22,12 +23,12 @@ const insertVideo =
 
 describe("videos constraints", () => {
   it.each([
-    ["duration > 0", ["f.mp4", "/p", 0, null], /CHECK constraint failed: videos_duration_positive/],
-    ["duration numeric", ["f.mp4", "/p", "long", null], /CHECK constraint failed: videos_duration_numeric/],
-    ["filename != ''", ["", "/p", 1, null], /CHECK constraint failed: videos_filename_not_empty/],
-    ["file_path != ''", ["f.mp4", "", 1, null], /CHECK constraint failed: videos_file_path_not_empty/],
-    ["metadata is JSON", ["f.mp4", "/p", 1, "{not json"], /CHECK constraint failed: videos_metadata_json/],
-    ["filename NOT NULL", [null, "/p", 1, null], /NOT NULL constraint failed: videos.filename/],
+    ["duration > 0", ["f.mp4", "/p", 0, null], /rule failed: videos\.duration/],
+    ["duration numeric", ["f.mp4", "/p", "long", null], /rule failed: videos\.duration/],
+    ["filename != ''", ["", "/p", 1, null], /rule failed: videos\.filename/],
+    ["file_path != ''", ["f.mp4", "", 1, null], /rule failed: videos\.file_path/],
+    ["metadata is JSON", ["f.mp4", "/p", 1, "{not json"], /rule failed: videos\.metadata/],
+    ["filename NOT NULL", [null, "/p", 1, null], /rule failed: videos\.filename/],
   ])("%s", async (_label, values, message) => {
     const [filename, path, duration, metadata] = values as unknown[];
     const id = uniqueId("c");
@@ -51,23 +52,23 @@ describe("video_context constraints", () => {
 
   it("CHECK (timestamp IS NULL OR timestamp >= 0), confidence in [0, 1], data is JSON", async () => {
     const { id } = await seedVideo();
-    expect(await refused(insert, id, "scene", "t", -1, "{}", null)).toMatch(/video_context_timestamp_non_negative/);
-    expect(await refused(insert, id, "scene", "t", 1, "{}", 1.5)).toMatch(/video_context_confidence_range/);
-    expect(await refused(insert, id, "scene", "t", 1, "{}", -0.01)).toMatch(/video_context_confidence_range/);
-    expect(await refused(insert, id, "scene", "t", 1, "nope", null)).toMatch(/video_context_data_json/);
-    expect(await refused(insert, id, "", "t", 1, "{}", null)).toMatch(/video_context_type_not_empty/);
+    expect(await refused(insert, id, "note", "t", -1, "{}", null)).toMatch(/rule failed: video_context\.timestamp/);
+    expect(await refused(insert, id, "note", "t", 1, "{}", 1.5)).toMatch(/rule failed: video_context\.confidence/);
+    expect(await refused(insert, id, "note", "t", 1, "{}", -0.01)).toMatch(/rule failed: video_context\.confidence/);
+    expect(await refused(insert, id, "note", "t", 1, "nope", null)).toMatch(/rule failed: video_context\.data/);
+    expect(await refused(insert, id, "", "t", 1, "{}", null)).toMatch(/rule failed: video_context\.context_type/);
   });
 
   it("UNIQUE (video_id, context_type, timestamp, tool_name), NULL timestamps included", async () => {
     const { id } = await seedVideo();
-    await env.DB.prepare(insert).bind(id, "scene", "t", 4, "{}", null).run();
-    expect(await refused(insert, id, "scene", "t", 4, "{}", null)).toMatch(/UNIQUE constraint failed/);
-    await env.DB.prepare(insert).bind(id, "scene", "t", null, "{}", null).run();
-    expect(await refused(insert, id, "scene", "t", null, "{}", null)).toMatch(/UNIQUE constraint failed/);
+    await env.DB.prepare(insert).bind(id, "note", "t", 4, "{}", null).run();
+    expect(await refused(insert, id, "note", "t", 4, "{}", null)).toMatch(/UNIQUE constraint failed/);
+    await env.DB.prepare(insert).bind(id, "note", "t", null, "{}", null).run();
+    expect(await refused(insert, id, "note", "t", null, "{}", null)).toMatch(/UNIQUE constraint failed/);
   });
 
   it("FOREIGN KEY to videos", async () => {
-    expect(await refused(insert, "no-such-video", "scene", "t", 1, "{}", null)).toMatch(/FOREIGN KEY constraint failed/);
+    expect(await refused(insert, "no-such-video", "note", "t", 1, "{}", null)).toMatch(/FOREIGN KEY constraint failed/);
   });
 });
 
@@ -75,9 +76,9 @@ describe("memory, conversations, messages constraints", () => {
   it("refuse invalid rows", async () => {
     const { id } = await seedVideo();
     const mem = "INSERT INTO memory (video_id, timestamp, content, metadata, created_at) VALUES (?, ?, ?, ?, 1)";
-    expect(await refused(mem, id, -1, "x", null)).toMatch(/memory_timestamp_non_negative/);
-    expect(await refused(mem, id, 1, "", null)).toMatch(/memory_content_not_empty/);
-    expect(await refused(mem, id, 1, "x", "[broken")).toMatch(/memory_metadata_json/);
+    expect(await refused(mem, id, -1, "x", null)).toMatch(/rule failed: memory\.timestamp/);
+    expect(await refused(mem, id, 1, "", null)).toMatch(/rule failed: memory\.content/);
+    expect(await refused(mem, id, 1, "x", "[broken")).toMatch(/rule failed: memory\.metadata/);
     const conversation = uniqueId("conv");
     await env.DB.prepare("INSERT INTO conversations (id, video_id, created_at, updated_at) VALUES (?, ?, 1, 1)")
       .bind(conversation, id)
@@ -95,7 +96,7 @@ describe("ON DELETE CASCADE", () => {
     const conversation = uniqueId("conv");
     await env.DB.batch([
       env.DB.prepare(
-        "INSERT INTO video_context (video_id, context_type, tool_name, timestamp, data, created_at, updated_at) VALUES (?, 'scene', 't', 1, '{}', ?, ?)",
+        "INSERT INTO video_context (video_id, context_type, tool_name, timestamp, data, created_at, updated_at) VALUES (?, 'note', 't', 1, '{}', ?, ?)",
       ).bind(id, now, now),
       env.DB.prepare("INSERT INTO memory (video_id, timestamp, content, created_at) VALUES (?, 1, 'x', ?)").bind(id, now),
       env.DB.prepare("INSERT INTO conversations (id, video_id, created_at, updated_at) VALUES (?, ?, ?, ?)").bind(

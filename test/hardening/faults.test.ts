@@ -10,12 +10,12 @@ import { tokens } from "../support/http";
  * the system is left consistent, and running the same operation again finishes the work.
  */
 
-/** A binding whose `failAt`-th statement execution (run/all/first/raw, or a batch) throws. */
-function failingD1(d1: D1Database, failAt: number): { d1: D1Database; executed: () => number } {
+/** Runs `action` right before the `at`-th D1 call (statement or batch) of whoever uses the binding. */
+function interleavingD1(d1: D1Database, at: number, action: () => Promise<unknown>): { d1: D1Database; executed: () => number } {
   let executed = 0;
-  const tick = () => {
+  const before = async () => {
     executed++;
-    if (executed === failAt) throw new Error(`D1_ERROR: injected failure at statement ${executed}`);
+    if (executed === at) await action();
   };
   const wrapStatement = (statement: D1PreparedStatement): D1PreparedStatement =>
     new Proxy(statement, {
@@ -24,8 +24,8 @@ function failingD1(d1: D1Database, failAt: number): { d1: D1Database; executed: 
         if (typeof value !== "function") return value;
         if (property === "bind") return (...args: unknown[]) => wrapStatement(value.apply(target, args));
         if (["run", "all", "first", "raw"].includes(String(property))) {
-          return (...args: unknown[]) => {
-            tick();
+          return async (...args: unknown[]) => {
+            await before();
             return value.apply(target, args);
           };
         }
@@ -34,8 +34,8 @@ function failingD1(d1: D1Database, failAt: number): { d1: D1Database; executed: 
     });
   const wrapped = {
     prepare: (sql: string) => wrapStatement(d1.prepare(sql)),
-    batch: (statements: D1PreparedStatement[]) => {
-      tick();
+    batch: async (statements: D1PreparedStatement[]) => {
+      await before();
       return d1.batch(statements);
     },
     exec: (sql: string) => d1.exec(sql),
@@ -43,6 +43,13 @@ function failingD1(d1: D1Database, failAt: number): { d1: D1Database; executed: 
     withSession: (c?: string) => d1.withSession(c),
   };
   return { d1: wrapped as unknown as D1Database, executed: () => executed };
+}
+
+/** A binding whose `failAt`-th statement execution (run/all/first/raw, or a batch) throws. */
+function failingD1(d1: D1Database, failAt: number): { d1: D1Database; executed: () => number } {
+  return interleavingD1(d1, failAt, async () => {
+    throw new Error(`D1_ERROR: injected failure at statement ${failAt}`);
+  });
 }
 
 const admin = { Authorization: `Bearer ${tokens.admin}`, "Content-Type": "application/json" };
@@ -106,6 +113,67 @@ describe("D1 failure at every statement of a purge", () => {
       expect(
         await count("SELECT count(*) AS n FROM keeper_audit_log WHERE action = 'archival.purge' AND target = ?", video.id),
       ).toBe(1);
+    }
+  }, 120_000);
+});
+
+describe("a restore at every statement of a purge", () => {
+  it("either the restore wins whole (purge 409, every row kept) or the purge does (restore 409, nothing left)", async () => {
+    const rowsOf = async (id: string) => ({
+      videos: await count("SELECT count(*) AS n FROM videos WHERE id = ?", id),
+      context: await count("SELECT count(*) AS n FROM video_context WHERE video_id = ?", id),
+      conversations: await count("SELECT count(*) AS n FROM conversations WHERE video_id = ?", id),
+      messages: await count(
+        "SELECT count(*) AS n FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE video_id = ?)",
+        id,
+      ),
+    });
+    const seedFamily = async () => {
+      const video = await seedVideo({ deletedAt: now - 1 });
+      await seedContext(video.id);
+      await seedConversation(video.id, { messages: 2 });
+      return video;
+    };
+    const probe = await seedFamily();
+    let counted: ReturnType<typeof interleavingD1> | undefined;
+    const counting = createApp({
+      now: () => new Date(now),
+      wrapD1: (d1) => {
+        counted = interleavingD1(d1, Number.POSITIVE_INFINITY, async () => {});
+        return counted.d1;
+      },
+    });
+    const purgeBody = { method: "POST", headers: admin, body: '{"confirm":true}' };
+    expect((await counting.request(`/admin/archival/videos/${probe.id}/purge`, purgeBody, env)).status).toBe(200);
+    const statements = counted?.executed() ?? 0;
+    expect(statements).toBeGreaterThan(5);
+
+    for (let k = 1; k <= statements; k++) {
+      const video = await seedFamily();
+      const seeded = await rowsOf(video.id);
+      let restoreStatus = 0;
+      const app = createApp({
+        now: () => new Date(now),
+        wrapD1: (d1) =>
+          interleavingD1(d1, k, async () => {
+            restoreStatus = (await at(now, "POST", `/admin/archival/videos/${video.id}/restore`)).status;
+          }).d1,
+      });
+      const purgeStatus = (await app.request(`/admin/archival/videos/${video.id}/purge`, purgeBody, env)).status;
+      const context = `restore before statement ${k}: restore ${restoreStatus}, purge ${purgeStatus}`;
+      if (restoreStatus === 200) {
+        expect(purgeStatus, context).toBe(409);
+        expect(await rowsOf(video.id), context).toEqual(seeded);
+        expect(await count("SELECT count(*) AS n FROM videos WHERE id = ? AND deleted_at IS NULL", video.id), context).toBe(1);
+      } else {
+        expect(restoreStatus, context).toBe(409);
+        expect(purgeStatus, context).toBe(200);
+        expect(await rowsOf(video.id), context).toEqual({ videos: 0, context: 0, conversations: 0, messages: 0 });
+      }
+      expect(
+        await count("SELECT count(*) AS n FROM keeper_audit_log WHERE action = 'archival.restore' AND target = ?", video.id),
+        context,
+      ).toBe(restoreStatus === 200 ? 1 : 0);
     }
   }, 120_000);
 });

@@ -188,6 +188,15 @@ describe("generated requests against every operation", async () => {
             const context = `${method.toUpperCase()} ${url} → ${res.status} ${text.slice(0, 300)}`;
 
             expect(res.status, context).toBeLessThan(500);
+            // A query parameter the operation does not declare is refused, by name (when the
+            // request reached the operation at all: an empty path parameter matches no route).
+            const unknownParams = Object.keys(query).filter((name) => !queryParams.includes(name));
+            const reachedOperation = !(res.status === 404 && text.includes("No route for"));
+            if (unknownParams.length > 0 && reachedOperation) {
+              expect(res.status, context).toBe(400);
+              const named = (JSON.parse(text) as { errors?: { path: string }[] }).errors?.map((error) => error.path) ?? [];
+              for (const name of unknownParams) expect(named, context).toContain(`query.${name}`);
+            }
             const declared = Object.keys(operation.responses);
             expect(declared.includes(String(res.status)) || declared.includes("default"), context).toBe(true);
             if (res.status >= 400) {
@@ -222,4 +231,29 @@ describe("generated requests against every operation", async () => {
       }, 120_000);
     }
   }
+});
+
+describe("methods a path does not support", async () => {
+  const document = (await (await call("GET", "/openapi.json", { token: null })).json()) as OpenApiDocument;
+  const probed = ["GET", "POST", "PUT", "PATCH", "DELETE", "TRACE", "OPTIONS"];
+
+  it("answer 405 with Allow naming the declared methods, on every documented path", async () => {
+    const templates = Object.entries(document.paths).map(([template, methods]) => ({
+      pattern: new RegExp(`^${template.replaceAll(/\{[^}]+\}/g, "[^/]+")}$`),
+      methods: Object.keys(methods).map((method) => method.toUpperCase()),
+    }));
+    for (const path of Object.keys(document.paths)) {
+      const concrete = path.replaceAll(/\{[^}]+\}/g, "probe");
+      // Every documented operation whose path matches (`/admin/backups/prune` is also `/admin/backups/{id}`).
+      const declared = [...new Set(templates.filter((entry) => entry.pattern.test(concrete)).flatMap((entry) => entry.methods))];
+      const allow = [...declared, ...(declared.includes("GET") ? ["HEAD"] : [])].sort().join(", ");
+      for (const method of probed.filter((candidate) => !declared.includes(candidate))) {
+        const res = await call(method, concrete);
+        const context = `${method} ${concrete} → ${res.status}`;
+        expect(res.status, context).toBe(405);
+        expect(res.headers.get("Allow"), context).toBe(allow);
+        expect(res.headers.get("content-type"), context).toContain("application/problem+json");
+      }
+    }
+  });
 });

@@ -96,6 +96,8 @@ describe("report, checks and snapshot", () => {
       "failed_runs",
       "growth",
       "hot_query_scans",
+      "api_rules",
+      "schema",
     ]);
     const integrity = await (await call("GET", "/admin/health/integrity", { token: "read" })).json<{
       ok: boolean;
@@ -180,9 +182,61 @@ describe("/metrics", () => {
       expect(families.has(name) || families.get(family) === "histogram", `${name} has no TYPE`).toBe(true);
     }
     expect(families.get("keeper_health_score")).toBe("gauge");
-    expect(families.get("keeper_query_duration_ms")).toBe("histogram");
-    expect(text).toMatch(/keeper_query_duration_ms_bucket\{le="\+Inf"\} \d+/);
+    expect(families.get("keeper_query_duration_seconds")).toBe("histogram");
+    expect(text).toMatch(/keeper_query_duration_seconds_bucket\{le="\+Inf"\} \d+/);
+    for (const [name, type] of families) if (type === "counter") expect(name).toMatch(/_total$/);
+    for (const [name] of families) expect(text, name).toContain(`# HELP ${name} `);
     expect((await call("GET", "/metrics", { token: null })).status).toBe(401);
+  });
+});
+
+describe("/metrics counters and histogram", () => {
+  const scrape = async () => {
+    const text = await (await call("GET", "/metrics", { token: "read" })).text();
+    const value = (series: string) => {
+      const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+      return line === undefined ? Number.NaN : Number(line.slice(series.length + 1));
+    };
+    return { text, value };
+  };
+  const bucket = (le: string) => `keeper_query_duration_seconds_bucket{le="${le}"}`;
+  const bounds = ["0.005", "0.025", "0.1", "0.25", "1", "+Inf"];
+
+  it("are cumulative in seconds and never go down when old statistics are pruned", async () => {
+    const before = await scrape();
+    // Three 2-second queries (above every finite bound, and slow) and one of 3 ms, flushed as the monitor does.
+    const recorder = new QueryRecorder(config.SLOW_QUERY_MS);
+    for (let i = 0; i < 3; i++) recorder.record("SELECT planted_slow", { rows_read: 10, rows_written: 0 }, 2000, 1);
+    recorder.record("SELECT planted_fast", { rows_read: 1, rows_written: 0 }, 3, 1);
+    await env.DB.batch(recorder.statements(env.DB));
+
+    const after = await scrape();
+    const grew = (series: string) => after.value(series) - before.value(series);
+    expect(grew("keeper_query_duration_seconds_count")).toBeGreaterThanOrEqual(4);
+    expect(grew(bucket("+Inf")) - grew(bucket("1"))).toBeGreaterThanOrEqual(3);
+    expect(grew(bucket("0.005"))).toBeGreaterThanOrEqual(1);
+    expect(grew("keeper_query_duration_seconds_sum")).toBeGreaterThanOrEqual(6.003);
+    expect(grew("keeper_queries_slow_total")).toBeGreaterThanOrEqual(3);
+    expect(grew("keeper_query_rows_read_total")).toBeGreaterThanOrEqual(31);
+    // Cumulative: each bucket holds the ones below it, and +Inf is the count.
+    const cumulative = bounds.map((le) => after.value(bucket(le)));
+    expect(cumulative).toEqual([...cumulative].sort((a, b) => a - b));
+    expect(after.value(bucket("+Inf"))).toBe(after.value("keeper_query_duration_seconds_count"));
+
+    // The hourly snapshot prunes statistics older than 30 days: from 2031, that is all of today's.
+    await dispatchScheduled({
+      controller: createScheduledController({ cron: "0 * * * *", scheduledTime: Date.UTC(2031, 0, 1) }),
+      env: env as Env,
+      config,
+      jobs: { "0 * * * *": [healthSnapshotJob] },
+      deps: { now: () => new Date(Date.UTC(2031, 0, 1)) },
+    });
+    expect(
+      (await env.DB.prepare("SELECT count(*) AS n FROM keeper_query_stats WHERE statement = 'SELECT planted_slow'").first())?.n,
+    ).toBe(0);
+    const pruned = await scrape();
+    for (const series of [...bounds.map(bucket), "keeper_query_duration_seconds_sum", "keeper_queries_slow_total"])
+      expect(pruned.value(series), series).toBeGreaterThanOrEqual(after.value(series));
   });
 });
 

@@ -11,6 +11,9 @@ const perfect: HealthFacts = {
   failedRuns24h: 0,
   daysUntilLimit: null,
   hotQueryFullScans: 0,
+  apiRuleViolations: 0,
+  pendingMigrations: 0,
+  unknownAppliedMigrations: 0,
 };
 
 describe("health score", () => {
@@ -29,6 +32,9 @@ describe("health score", () => {
     ["limit within 30 days (−10)", { daysUntilLimit: 12 }, 90, "healthy"],
     ["limit in 31 days is fine", { daysUntilLimit: 31 }, 100, "healthy"],
     ["full scans cap at −10", { hotQueryFullScans: 4 }, 90, "healthy"],
+    ["stored rows breaking the API's rules (−5)", { apiRuleViolations: 3 }, 95, "healthy"],
+    ["migrations pending (−30)", { pendingMigrations: 2 }, 70, "warning"],
+    ["applied migrations the Worker does not know (−30)", { unknownAppliedMigrations: 1 }, 70, "warning"],
     ["warning band", { foreignKeysOn: false, slowQueries24h: 50, lastGoodBackupAgeHours: null }, 70, "warning"],
     ["exactly 80 is healthy", { foreignKeysOn: false, slowQueries24h: 11 }, 80, "healthy"],
     [

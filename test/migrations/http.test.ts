@@ -60,6 +60,7 @@ async function send(
   return {
     status: response.status,
     type: response.headers.get("Content-Type"),
+    retryAfter: response.headers.get("Retry-After"),
     body: (await response.json()) as Body,
   };
 }
@@ -299,5 +300,46 @@ describe("POST /admin/migrations/test and GET /admin/migrations/lint", () => {
     const res = await send("GET", "/admin/migrations/lint", { token: "read" });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ ok: true, files: shipped.length, errors: 0 });
+  });
+});
+
+describe("schema readiness", () => {
+  it("data routes answer 503 schema-not-ready while a migration is pending, admin routes keep working, and apply recovers", async () => {
+    await applyLikeWrangler(db(), env.TEST_MIGRATIONS.slice(0, -1));
+    for (const [method, path, token, body] of [
+      ["GET", "/v1/videos", "read", undefined],
+      ["POST", "/v1/videos", "write", { filename: "f.mp4", file_path: "/f.mp4", duration: 1 }],
+    ] as const) {
+      const refused = await send(method, path, { token, body });
+      expect(refused.status).toBe(503);
+      expect(refused.type).toBe("application/problem+json");
+      expect(refused.retryAfter).toBe("30");
+      expect(refused.body).toMatchObject({
+        type: "urn:d1-keeper:problem:schema-not-ready",
+        pending: [latestShipped],
+        unknown_applied: [],
+      });
+    }
+    // Strangers learn nothing about the schema.
+    expect((await send("GET", "/v1/videos", { token: null })).status).toBe(401);
+
+    const status = await send("GET", "/admin/status", { token: "read" });
+    expect(status.body.schema).toMatchObject({ ready: false, pending_count: 1, pending: [latestShipped] });
+    const report = await send("GET", "/admin/health", { token: "read" });
+    expect(report.status).toBe(200);
+    expect(report.body.facts.pendingMigrations).toBe(1);
+    expect(report.body.checks.find((check: Body) => check.name === "schema")).toMatchObject({ ok: false, penalty: 30 });
+
+    expect((await send("POST", "/admin/migrations/apply", { body: {} })).status).toBe(200);
+    expect((await send("GET", "/v1/videos", { token: "read" })).status).toBe(200);
+    expect((await send("GET", "/admin/status", { token: "read" })).body.schema).toMatchObject({ ready: true, pending_count: 0 });
+  });
+
+  it("a database ahead of the Worker (a migration it does not know) is not ready either", async () => {
+    await applyLikeWrangler(db(), env.TEST_MIGRATIONS);
+    await db().prepare("INSERT INTO d1_migrations (name) VALUES ('9999_from_a_newer_worker.sql')").run();
+    const refused = await send("GET", "/v1/videos", { token: "read" });
+    expect(refused.status).toBe(503);
+    expect(refused.body).toMatchObject({ pending: [], unknown_applied: ["9999_from_a_newer_worker.sql"] });
   });
 });

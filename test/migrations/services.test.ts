@@ -5,6 +5,7 @@ import { loadMigrations } from "../../src/migrations/catalog";
 import { rollbackMigrations } from "../../src/migrations/rollback.service";
 import { getMigrationStatus } from "../../src/migrations/status.service";
 import { KeeperError } from "../../src/platform/errors";
+import { tablesRuledBy } from "../../src/videos/stored-rules";
 import {
   applyLikeWrangler,
   checksumRows,
@@ -141,6 +142,32 @@ describe("apply", () => {
     const behind = await rejection(applyMigrations({ ctx: ctx(), input: { ...apply, to: 0 }, source }));
     expect(behind.code).toBe("CONFLICT");
     expect(await schemaText(db())).toBe(before);
+  });
+
+  it("pre-flight: refuses the migration that makes D1 enforce the API's rules while stored rows break them, with a report", async () => {
+    const source = await sourceOn(db());
+    const rules = source.migrations.find((migration) => tablesRuledBy(migration.upStatements).length > 0)!;
+    await applyMigrations({ ctx: ctx(), input: { ...apply, to: rules.number - 1 }, source });
+    await db()
+      .prepare(
+        "INSERT INTO videos (id, filename, file_path, duration, tags, created_at, updated_at) VALUES ('bad-tags', 'f.mp4', '/bad', 1, 'not json', 1, 1)",
+      )
+      .run();
+    const before = await schemaText(db());
+    for (const dryRun of [true, false]) {
+      const refused = await rejection(applyMigrations({ ctx: ctx(), input: { ...apply, dryRun }, source }));
+      expect(refused.code).toBe("CONFLICT");
+      expect(refused.extra?.preflight).toMatchObject({
+        migration: rules.name,
+        violations: [{ table: "videos", column: "tags", count: 1, examples: ["bad-tags"] }],
+      });
+    }
+    expect(await schemaText(db())).toBe(before);
+    expect(await ledgerNames(db())).not.toContain(rules.name);
+    // Fixed with a plain UPDATE (nothing enforces the rule yet), the migration applies.
+    await db().prepare("UPDATE videos SET tags = NULL WHERE id = 'bad-tags'").run();
+    const applied = await applyMigrations({ ctx: ctx(), input: apply, source });
+    expect(applied.applied).toContain(rules.name);
   });
 
   // Every statement position of a synthetic migration, plus the ledger insert right after it.

@@ -91,6 +91,11 @@ describe("D1 failures", () => {
     expect(classifyD1Error(new Error("NOT NULL constraint failed: videos.filename"))?.status).toBe(422);
     expect(classifyD1Error(new Error("FOREIGN KEY constraint failed"))?.status).toBe(422);
     expect(classifyD1Error(new Error("something else entirely"))).toBeNull();
+    const rule = classifyD1Error(
+      new Error("x", { cause: new Error("D1_ERROR: rule failed: videos.filename: must not be blank: SQLITE_CONSTRAINT") }),
+    );
+    expect(rule?.status).toBe(422);
+    expect(rule?.errors).toEqual([{ path: "videos.filename", message: "must not be blank" }]);
   });
 });
 

@@ -24,6 +24,12 @@ export const videos = sqliteTable(
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
     deletedAt: integer("deleted_at"),
+    /**
+     * Set when a purge claims the video, before it deletes any child row: from then on a restore is
+     * refused (409), so a restore can never land between a purge's chunks. Only a purge clears it,
+     * by deleting the row; a purge that stopped midway is finished by running it again.
+     */
+    purgingAt: integer("purging_at"),
   },
   (t) => [
     check("videos_duration_positive", sql`"duration" > 0`),

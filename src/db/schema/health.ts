@@ -3,8 +3,8 @@ import { check, index, integer, primaryKey, real, sqliteTable, text } from "driz
 
 /**
  * Query statistics per normalized statement and hour, written by the query monitor once per
- * request (after the response). Latency buckets are per-bucket counts (not cumulative); /metrics
- * turns them into a Prometheus histogram.
+ * request (after the response). Latency buckets are per-bucket counts (not cumulative). Rows older
+ * than 30 days are deleted, so sums over this table can go down: /metrics reads keeper_query_totals.
  */
 export const queryStats = sqliteTable(
   "keeper_query_stats",
@@ -26,6 +26,30 @@ export const queryStats = sqliteTable(
     leInf: integer("le_inf").notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.statement, t.hour] }), index("idx_keeper_query_stats_hour").on(t.hour)],
+);
+
+/**
+ * Every query the monitor has recorded since the table was created, in one row that only grows (the
+ * same batch that writes keeper_query_stats adds to it, and nothing prunes it): the counters and the
+ * cumulative latency histogram of /metrics, which Prometheus' rate() requires never to go down.
+ */
+export const queryTotals = sqliteTable(
+  "keeper_query_totals",
+  {
+    id: integer("id").primaryKey(),
+    calls: integer("calls").notNull(),
+    totalMs: real("total_ms").notNull(),
+    slowCalls: integer("slow_calls").notNull(),
+    rowsRead: integer("rows_read").notNull(),
+    rowsWritten: integer("rows_written").notNull(),
+    le5: integer("le_5").notNull(),
+    le25: integer("le_25").notNull(),
+    le100: integer("le_100").notNull(),
+    le250: integer("le_250").notNull(),
+    le1000: integer("le_1000").notNull(),
+    leInf: integer("le_inf").notNull(),
+  },
+  () => [check("keeper_query_totals_one_row", sql`"id" = 1`)],
 );
 
 /** The slow-query log: over the threshold, or reading far more rows than it returned. */
@@ -54,6 +78,8 @@ export const healthSnapshots = sqliteTable(
     foreignKeyViolations: text("foreign_key_violations").notNull(),
     score: integer("score"),
     status: text("status"),
+    /** Stored rows breaking the data API's rules then (src/videos/stored-rules.ts); null before it was counted. */
+    ruleViolations: integer("rule_violations"),
   },
   () => [check("keeper_health_snapshots_counts_json", sql`json_valid("row_counts") AND json_valid("foreign_key_violations")`)],
 );

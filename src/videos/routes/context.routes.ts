@@ -10,6 +10,7 @@ const params = z.object({ id: idString });
 export const addContextRoute = keeperRoute({
   method: "post",
   path: "/v1/videos/{id}/context",
+  operationId: "context.add",
   scope: "write",
   tags: ["context"],
   summary: "Add an analysis result (context) to a video",
@@ -18,7 +19,6 @@ export const addContextRoute = keeperRoute({
     201: { description: "Created", content: { "application/json": { schema: ContextEntry } } },
     404: problems[404],
     409: problems[409],
-    413: problems[413],
     422: problems[422],
   },
 });
@@ -26,6 +26,7 @@ export const addContextRoute = keeperRoute({
 export const listContextRoute = keeperRoute({
   method: "get",
   path: "/v1/videos/{id}/context",
+  operationId: "context.list",
   scope: "read",
   tags: ["context"],
   summary: "List a video's context in insertion order",

@@ -11,6 +11,7 @@ const conversationParams = z.object({ conversationId: idString });
 export const createConversationRoute = keeperRoute({
   method: "post",
   path: "/v1/videos/{id}/conversations",
+  operationId: "conversations.create",
   scope: "write",
   tags: ["conversations"],
   summary: "Start a conversation about a video",
@@ -26,6 +27,7 @@ export const createConversationRoute = keeperRoute({
 export const listConversationsRoute = keeperRoute({
   method: "get",
   path: "/v1/videos/{id}/conversations",
+  operationId: "conversations.list",
   scope: "read",
   tags: ["conversations"],
   summary: "List a video's conversations, oldest first",
@@ -42,6 +44,7 @@ export const listConversationsRoute = keeperRoute({
 export const getConversationRoute = keeperRoute({
   method: "get",
   path: "/v1/conversations/{conversationId}",
+  operationId: "conversations.get",
   scope: "read",
   tags: ["conversations"],
   summary: "Get a conversation",
@@ -55,6 +58,7 @@ export const getConversationRoute = keeperRoute({
 export const appendMessageRoute = keeperRoute({
   method: "post",
   path: "/v1/conversations/{conversationId}/messages",
+  operationId: "messages.append",
   scope: "write",
   tags: ["conversations"],
   summary: "Append a message to a conversation",
@@ -63,7 +67,6 @@ export const appendMessageRoute = keeperRoute({
     201: { description: "Created", content: { "application/json": { schema: Message } } },
     404: problems[404],
     409: problems[409],
-    413: problems[413],
     422: problems[422],
   },
 });
@@ -71,6 +74,7 @@ export const appendMessageRoute = keeperRoute({
 export const listMessagesRoute = keeperRoute({
   method: "get",
   path: "/v1/conversations/{conversationId}/messages",
+  operationId: "messages.list",
   scope: "read",
   tags: ["conversations"],
   summary: "List a conversation's messages in order",

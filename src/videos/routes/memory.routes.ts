@@ -10,6 +10,7 @@ const params = z.object({ id: idString });
 export const addMemoryRoute = keeperRoute({
   method: "post",
   path: "/v1/videos/{id}/memory",
+  operationId: "memory.add",
   scope: "write",
   tags: ["memory"],
   summary: "Remember something at a moment of a video",
@@ -18,7 +19,6 @@ export const addMemoryRoute = keeperRoute({
     201: { description: "Created", content: { "application/json": { schema: MemoryEntry } } },
     404: problems[404],
     409: problems[409],
-    413: problems[413],
     422: problems[422],
   },
 });
@@ -26,6 +26,7 @@ export const addMemoryRoute = keeperRoute({
 export const listMemoryRoute = keeperRoute({
   method: "get",
   path: "/v1/videos/{id}/memory",
+  operationId: "memory.list",
   scope: "read",
   tags: ["memory"],
   summary: "List a video's memory, latest moment first",

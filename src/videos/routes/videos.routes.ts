@@ -8,6 +8,7 @@ import { createVideo, getVideo, listVideos } from "../videos.service";
 export const createVideoRoute = keeperRoute({
   method: "post",
   path: "/v1/videos",
+  operationId: "videos.create",
   scope: "write",
   tags: ["videos"],
   summary: "Register a video",
@@ -15,7 +16,6 @@ export const createVideoRoute = keeperRoute({
   responses: {
     201: { description: "Created", content: { "application/json": { schema: Video } } },
     409: problems[409],
-    413: problems[413],
     422: problems[422],
   },
 });
@@ -23,6 +23,7 @@ export const createVideoRoute = keeperRoute({
 export const getVideoRoute = keeperRoute({
   method: "get",
   path: "/v1/videos/{id}",
+  operationId: "videos.get",
   scope: "read",
   tags: ["videos"],
   summary: "Get a video",
@@ -39,6 +40,7 @@ export const getVideoRoute = keeperRoute({
 export const listVideosRoute = keeperRoute({
   method: "get",
   path: "/v1/videos",
+  operationId: "videos.list",
   scope: "read",
   tags: ["videos"],
   summary: "List videos, newest first",
