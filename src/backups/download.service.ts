@@ -1,6 +1,7 @@
 import type { AppContext } from "../platform/context";
 import { requireManifest } from "./catalog.service";
 import { zstdFrames } from "./create.service";
+import { quoteIdentifier } from "./introspect";
 import { type Manifest, sequenceSql } from "./manifest";
 
 /**
@@ -32,7 +33,9 @@ function generated(sql: string): DumpPart {
 /**
  * A backup as one zstd stream, in manifest order. Whole: schema, data, sqlite_sequence, indexes —
  * for an empty database. Data-only: the rows of every table but the ledgers, then their
- * sqlite_sequence values — for a database whose schema `wrangler d1 migrations apply` made.
+ * sqlite_sequence values — for a database whose schema `wrangler d1 migrations apply` made. Some
+ * migrations seed rows (keeper_query_totals' one row), so a data-only dump first empties every table
+ * it holds rows of, children before parents: it replaces those tables' contents.
  */
 export async function openDump({ ctx, input }: { ctx: AppContext; input: { id: string; dataOnly: boolean } }) {
   const manifest = await requireManifest(ctx, input.id);
@@ -40,7 +43,12 @@ export async function openDump({ ctx, input }: { ctx: AppContext; input: { id: s
 }
 
 async function* dumpParts(ctx: AppContext, manifest: Manifest, dataOnly: boolean): AsyncGenerator<DumpPart> {
-  if (dataOnly) yield generated("PRAGMA defer_foreign_keys = on;\n");
+  if (dataOnly) {
+    const replaced = manifest.tables.filter((table) => !LEDGER_TABLES.includes(table.name)).reverse();
+    yield generated(
+      `PRAGMA defer_foreign_keys = on;\n${replaced.map((table) => `DELETE FROM ${quoteIdentifier(table.name)};\n`).join("")}`,
+    );
+  }
   for (const object of manifest.objects) {
     if (dataOnly && (object.kind !== "data" || LEDGER_TABLES.includes(object.table ?? ""))) continue;
     const stored = await ctx.backups.get(object.key);

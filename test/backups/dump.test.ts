@@ -44,7 +44,7 @@ describe("dumps", () => {
     const next = (d1: D1Database) =>
       d1
         .prepare(
-          "INSERT INTO video_context (video_id, context_type, tool_name, data, created_at, updated_at) VALUES (?, 'scene', 'next', '{}', 1, 1) RETURNING id",
+          "INSERT INTO video_context (video_id, context_type, tool_name, data, created_at, updated_at) VALUES (?, 'scene', 'next', '{\"description\":\"next\"}', 1, 1) RETURNING id",
         )
         .bind(video.id)
         .first<{ id: number }>();
