@@ -36,11 +36,12 @@ interface Candidate {
   archivedAt: number;
 }
 
-async function listManifestKeys(ctx: AppContext): Promise<string[]> {
+/** Every manifest key under the archive prefix, following R2's cursor (pages of at most 1000 keys). */
+export async function listManifestKeys(ctx: AppContext, pageSize = 1000): Promise<string[]> {
   const keys: string[] = [];
   let cursor: string | undefined;
   do {
-    const page = await ctx.backups.list({ prefix: ARCHIVE_PREFIX, cursor });
+    const page = await ctx.backups.list({ prefix: ARCHIVE_PREFIX, cursor, limit: pageSize });
     for (const object of page.objects) if (object.key.endsWith(MANIFEST_SUFFIX)) keys.push(object.key);
     cursor = page.truncated ? page.cursor : undefined;
   } while (cursor);

@@ -1,5 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { listManifestKeys } from "../../src/archival/reindex.service";
+import { contextOn } from "../migrations/support";
 import { seedConversation, seedVideo } from "../support/factories";
 import { at, atUntilDone, auditActions, count, DAY } from "./support";
 
@@ -90,5 +92,19 @@ describe("archive reindex", () => {
       manifest: `${entry.archive_key}.manifest.json`,
       reason: expect.stringContaining("sha256"),
     });
+  });
+
+  it("follows R2's cursor past the first page of manifests", async () => {
+    for (const name of ["a", "b", "c"]) {
+      const key = `archives/conversations/2035/01/01/paging-${name}.jsonl.gz`;
+      await env.BACKUPS.put(key, "archive");
+      await env.BACKUPS.put(`${key}.manifest.json`, "{}");
+    }
+    const ctx = contextOn(env.DB);
+    const all = await listManifestKeys(ctx);
+    expect(all.filter((key) => key.includes("/paging-"))).toHaveLength(3);
+    expect(all.every((key) => key.endsWith(".manifest.json"))).toBe(true);
+    // Pages of one key (two with the archive objects between): only the cursor reaches the rest.
+    expect(await listManifestKeys(ctx, 1)).toEqual(all);
   });
 });
