@@ -1,6 +1,5 @@
 import { DAY_MS, resolvePolicy } from "../archival/policy";
 import { openDatabase } from "../db/client";
-import { lastRun } from "../maintenance/runs";
 import type { AppContext } from "../platform/context";
 import { hotQueries } from "../videos/queries";
 import { findRuleViolations } from "../videos/stored-rules";
@@ -66,6 +65,45 @@ export async function integrityCheck(ctx: AppContext) {
 }
 
 /**
+ * A read-only check as D1 statements plus how to read their results, so a report can send many
+ * checks in one `db.batch()` (one round trip) rather than one round trip per statement.
+ */
+export interface BatchedRead<T> {
+  statements: D1PreparedStatement[];
+  read: (results: D1Result[]) => T;
+}
+
+type ReadResults<R extends Record<string, BatchedRead<unknown>>> = { [K in keyof R]: ReturnType<R[K]["read"]> };
+
+/** Sends every read's statements in one batch (none when there are none) and hands each read its own results. */
+export async function runBatched<R extends Record<string, BatchedRead<unknown>>>(
+  d1: D1Database,
+  reads: R,
+): Promise<ReadResults<R>> {
+  const entries = Object.entries(reads);
+  const statements = entries.flatMap(([, read]) => read.statements);
+  const results = statements.length > 0 ? await d1.batch(statements) : [];
+  let offset = 0;
+  const out: Record<string, unknown> = {};
+  for (const [name, read] of entries) {
+    out[name] = read.read(results.slice(offset, offset + read.statements.length));
+    offset += read.statements.length;
+  }
+  return out as ReadResults<R>;
+}
+
+function countOf(result: D1Result): number {
+  return (result.results[0] as { n?: number } | undefined)?.n ?? 0;
+}
+
+export function foreignKeysOnRead(ctx: AppContext): BatchedRead<boolean> {
+  return {
+    statements: [ctx.d1.prepare("PRAGMA foreign_keys")],
+    read: ([result]) => (result.results[0] as { foreign_keys?: number } | undefined)?.foreign_keys === 1,
+  };
+}
+
+/**
  * Stored rows that break the data API's rules: written around the API before D1's triggers
  * enforced them. One scan per rule, so it runs live only on request (`keeper health integrity`)
  * and in the hourly snapshot.
@@ -73,11 +111,6 @@ export async function integrityCheck(ctx: AppContext) {
 export async function invariantsCheck(ctx: AppContext) {
   const broken = await findRuleViolations(ctx.d1);
   return { ok: broken.length === 0, rule_violations: broken.reduce((sum, rule) => sum + rule.count, 0), broken_rules: broken };
-}
-
-export async function foreignKeysOn(ctx: AppContext): Promise<boolean> {
-  const row = await ctx.d1.prepare("PRAGMA foreign_keys").first<{ foreign_keys: number }>();
-  return row?.foreign_keys === 1;
 }
 
 export async function exactRowCounts(ctx: AppContext): Promise<Record<string, number>> {
@@ -88,63 +121,82 @@ export async function exactRowCounts(ctx: AppContext): Promise<Record<string, nu
   return counts;
 }
 
-/** Every index with its table and columns, and each hot API query's plan: table scans and unused indexes flagged. */
-export async function indexCheck(ctx: AppContext) {
-  const { results: indexes } = await ctx.d1
-    .prepare(
-      "SELECT name, tbl_name FROM sqlite_schema WHERE type = 'index' AND name NOT LIKE 'sqlite_%' AND tbl_name NOT LIKE '_cf_%' ORDER BY tbl_name, name",
-    )
-    .all<{ name: string; tbl_name: string }>();
-  const listed = [];
-  for (const index of indexes) {
-    const { results: columns } = await ctx.d1.prepare(`PRAGMA index_info("${index.name}")`).all<{ name: string | null }>();
-    listed.push({ name: index.name, table: index.tbl_name, columns: columns.map((c) => c.name ?? "(expression)") });
-  }
-  const plans = [];
-  const used = new Set<string>();
-  for (const { name, query } of hotQueries(openDatabase(ctx.d1))) {
-    const { sql, params } = query.toSQL();
-    const { results } = await ctx.d1
-      .prepare(`EXPLAIN QUERY PLAN ${sql}`)
-      .bind(...params)
-      .all<{ detail: string }>();
-    const steps = results.map((row) => row.detail);
-    for (const step of steps) for (const match of step.matchAll(/USING (?:COVERING )?INDEX (\S+)/g)) used.add(match[1]);
-    plans.push({
-      name,
-      plan: steps,
-      full_scan: steps.some((step) => /^SCAN /.test(step) && !/USING/.test(step)),
-      temp_sort: steps.some((step) => step.includes("TEMP B-TREE")),
-    });
-  }
+/**
+ * Every index with its table and columns, and each hot API query's plan: table scans and unused
+ * indexes flagged. One read, batchable with other checks: the columns come from the
+ * `pragma_index_info` table-valued function joined to the index list, not a PRAGMA per index.
+ */
+export function indexCheckRead(ctx: AppContext) {
+  const queries = hotQueries(openDatabase(ctx.d1)).map(({ name, query }) => ({ name, ...query.toSQL() }));
   return {
-    indexes: listed.map((index) => ({ ...index, used_by_hot_queries: used.has(index.name) })),
-    hot_queries: plans,
-    full_scans: plans.filter((plan) => plan.full_scan).length,
-    note: "Indexes not used by a hot API query may still serve constraints (UNIQUE), foreign keys or maintenance jobs.",
+    statements: [
+      ctx.d1.prepare(
+        `SELECT m.name, m.tbl_name, i.name AS column_name FROM sqlite_schema AS m JOIN pragma_index_info(m.name) AS i
+         WHERE m.type = 'index' AND m.name NOT LIKE 'sqlite_%' AND m.tbl_name NOT LIKE '_cf_%' ORDER BY m.tbl_name, m.name, i.seqno`,
+      ),
+      ...queries.map(({ sql, params }) => ctx.d1.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params)),
+    ],
+    read: ([indexColumns, ...planResults]: D1Result[]) => {
+      const used = new Set<string>();
+      const plans = queries.map(({ name }, i) => {
+        const steps = (planResults[i].results as { detail: string }[]).map((row) => row.detail);
+        for (const step of steps) for (const match of step.matchAll(/USING (?:COVERING )?INDEX (\S+)/g)) used.add(match[1]);
+        return {
+          name,
+          plan: steps,
+          full_scan: steps.some((step) => /^SCAN /.test(step) && !/USING/.test(step)),
+          temp_sort: steps.some((step) => step.includes("TEMP B-TREE")),
+        };
+      });
+      const indexes = new Map<string, { name: string; table: string; columns: string[] }>();
+      for (const row of indexColumns.results as { name: string; tbl_name: string; column_name: string | null }[]) {
+        const index = indexes.get(row.name) ?? { name: row.name, table: row.tbl_name, columns: [] };
+        index.columns.push(row.column_name ?? "(expression)");
+        indexes.set(row.name, index);
+      }
+      return {
+        indexes: [...indexes.values()].map((index) => ({ ...index, used_by_hot_queries: used.has(index.name) })),
+        hot_queries: plans,
+        full_scans: plans.filter((plan) => plan.full_scan).length,
+        note: "Indexes not used by a hot API query may still serve constraints (UNIQUE), foreign keys or maintenance jobs.",
+      };
+    },
+  } satisfies BatchedRead<unknown>;
+}
+
+export async function indexCheck(ctx: AppContext) {
+  return (await runBatched(ctx.d1, { indexes: indexCheckRead(ctx) })).indexes;
+}
+
+export function slowQueryCountRead(ctx: AppContext, sinceMs: number): BatchedRead<number> {
+  return {
+    statements: [ctx.d1.prepare("SELECT count(*) AS n FROM keeper_query_slow WHERE at >= ? AND reason = 'slow'").bind(sinceMs)],
+    read: ([result]) => countOf(result),
   };
 }
 
-export async function slowQueryCount(ctx: AppContext, sinceMs: number): Promise<number> {
-  const row = await ctx.d1
-    .prepare("SELECT count(*) AS n FROM keeper_query_slow WHERE at >= ? AND reason = 'slow'")
-    .bind(sinceMs)
-    .first<{ n: number }>();
-  return row?.n ?? 0;
+export function failedRunCountRead(ctx: AppContext, sinceMs: number): BatchedRead<number> {
+  return {
+    statements: [
+      ctx.d1.prepare("SELECT count(*) AS n FROM keeper_job_runs WHERE status = 'failed' AND started_at >= ?").bind(sinceMs),
+    ],
+    read: ([result]) => countOf(result),
+  };
 }
 
-export async function failedRunCount(ctx: AppContext, sinceMs: number): Promise<number> {
-  const row = await ctx.d1
-    .prepare("SELECT count(*) AS n FROM keeper_job_runs WHERE status = 'failed' AND started_at >= ?")
-    .bind(sinceMs)
-    .first<{ n: number }>();
-  return row?.n ?? 0;
-}
-
-export async function lastGoodBackupAgeHours(ctx: AppContext): Promise<number | null> {
-  const run = await lastRun({ ctx, input: { job: "backups.create", status: "succeeded" } });
-  if (!run?.finished_at) return null;
-  return (ctx.now().getTime() - Date.parse(run.finished_at)) / 3_600_000;
+/** Hours since the latest succeeded backup run (latest by start, as the run list orders them) finished. */
+export function lastGoodBackupAgeHoursRead(ctx: AppContext): BatchedRead<number | null> {
+  return {
+    statements: [
+      ctx.d1.prepare(
+        "SELECT finished_at FROM keeper_job_runs WHERE job = 'backups.create' AND status = 'succeeded' ORDER BY started_at DESC, id DESC LIMIT 1",
+      ),
+    ],
+    read: ([result]) => {
+      const finishedAt = (result.results[0] as { finished_at: number | null } | undefined)?.finished_at;
+      return finishedAt === undefined || finishedAt === null ? null : (ctx.now().getTime() - finishedAt) / 3_600_000;
+    },
+  };
 }
 
 export interface Snapshot {
@@ -158,30 +210,36 @@ export interface Snapshot {
   rule_violations: number | null;
 }
 
+type SnapshotRow = Omit<Snapshot, "row_counts" | "quick_check" | "foreign_key_violations" | "rule_violations"> & {
+  rule_violations?: number | null;
+  row_counts: string;
+  quick_check: string;
+  foreign_key_violations: string;
+};
+
+export function recentSnapshotsRead(ctx: AppContext, sinceMs: number): BatchedRead<Snapshot[]> {
+  return {
+    statements: [
+      ctx.d1
+        .prepare(
+          // Every column, so a report still answers while a migration adding a column is pending.
+          "SELECT * FROM keeper_health_snapshots WHERE at >= ? ORDER BY at",
+        )
+        .bind(sinceMs),
+    ],
+    read: ([result]) =>
+      (result.results as SnapshotRow[]).map((row) => ({
+        ...row,
+        rule_violations: row.rule_violations ?? null,
+        row_counts: JSON.parse(row.row_counts),
+        quick_check: JSON.parse(row.quick_check),
+        foreign_key_violations: JSON.parse(row.foreign_key_violations),
+      })),
+  };
+}
+
 export async function recentSnapshots(ctx: AppContext, sinceMs: number): Promise<Snapshot[]> {
-  const { results } = await ctx.d1
-    .prepare(
-      // Every column, so a report still answers while a migration adding a column is pending.
-      "SELECT * FROM keeper_health_snapshots WHERE at >= ? ORDER BY at",
-    )
-    .bind(sinceMs)
-    .all<{
-      at: number;
-      size_bytes: number;
-      row_counts: string;
-      quick_check: string;
-      foreign_key_violations: string;
-      score: number | null;
-      status: string | null;
-      rule_violations?: number | null;
-    }>();
-  return results.map((row) => ({
-    ...row,
-    rule_violations: row.rule_violations ?? null,
-    row_counts: JSON.parse(row.row_counts),
-    quick_check: JSON.parse(row.quick_check),
-    foreign_key_violations: JSON.parse(row.foreign_key_violations),
-  }));
+  return (await runBatched(ctx.d1, { snapshots: recentSnapshotsRead(ctx, sinceMs) })).snapshots;
 }
 
 /**

@@ -33,15 +33,27 @@ interface SlowEntry {
   reason: "slow" | "wide";
 }
 
+/**
+ * Normalized shapes per SQL text, for this isolate: a Worker sends the same few texts over and over,
+ * so the regexes run once per text. Bounded (cleared when full) so literal-laden texts cannot grow it.
+ */
+const shapeBySql = new Map<string, string>();
+const SHAPE_CACHE_LIMIT = 1000;
+
 /** Literals and placeholder lists folded, whitespace collapsed: one entry per statement shape. */
 export function normalizeStatement(sql: string): string {
-  return sql
+  const known = shapeBySql.get(sql);
+  if (known !== undefined) return known;
+  const shape = sql
     .replace(/'(?:[^']|'')*'/g, "?")
     .replace(/\b\d+(\.\d+)?\b/g, "?")
     .replace(/\?(\s*,\s*\?)+/g, "?…")
     .replace(/\s+/g, " ")
     .trim()
     .slice(0, 1000);
+  if (shapeBySql.size >= SHAPE_CACHE_LIMIT) shapeBySql.clear();
+  shapeBySql.set(sql, shape);
+  return shape;
 }
 
 const HOUR_MS = 3_600_000;

@@ -42,6 +42,25 @@ export interface AppDependencies {
   ) => { d1: D1Database; flush: () => Promise<void> };
 }
 
+/**
+ * The values every log line scrubs, kept per env object as the parsed config is (src/platform/config.ts):
+ * they change only when the bindings do, which arrives as a new env object.
+ */
+const logSecretsByEnv = new WeakMap<object, { config: KeeperConfig; secrets: readonly string[] }>();
+
+function logSecrets(env: Env, config: KeeperConfig): readonly string[] {
+  const known = logSecretsByEnv.get(env);
+  if (known?.config === config) return known.secrets;
+  const secrets = [
+    ...config.KEEPER_READ_TOKEN,
+    ...config.KEEPER_WRITE_TOKEN,
+    ...config.KEEPER_ADMIN_TOKEN,
+    ...configuredSecrets(env as unknown as Record<string, unknown>),
+  ];
+  logSecretsByEnv.set(env, { config, secrets });
+  return secrets;
+}
+
 export function createContext(
   env: Env,
   config: KeeperConfig,
@@ -61,12 +80,7 @@ export function createContext(
     media: env.MEDIA,
     now,
     principal: fields.principal ?? anonymous,
-    logger: createLogger({ requestId: fields.requestId }, [
-      ...config.KEEPER_READ_TOKEN,
-      ...config.KEEPER_WRITE_TOKEN,
-      ...config.KEEPER_ADMIN_TOKEN,
-      ...configuredSecrets(env as unknown as Record<string, unknown>),
-    ]),
+    logger: createLogger({ requestId: fields.requestId }, logSecrets(env, config)),
     fetch: deps.fetch ?? ((input, init) => fetch(input, init)),
     flushMonitoring: monitor?.flush ?? (async () => {}),
   };

@@ -45,16 +45,27 @@ export function configuredSecrets(env: Record<string, unknown>): string[] {
   return [...secrets].filter((secret) => secret.length >= SHORTEST_SCRUBBED);
 }
 
-/**
- * `secrets` are values (see `configuredSecrets`) scrubbed from the whole line wherever they appear,
- * e.g. inside an error message a library built from a request; so are credentials in any URL.
- */
-export function createLogger(base: LogFields = {}, secrets: readonly string[] = []): Logger {
+/** Scrub needles per secrets list: a caller that keeps its list (one per env) builds them once. */
+const needlesBySecrets = new WeakMap<readonly string[], string[]>();
+
+function needlesFor(secrets: readonly string[]): string[] {
+  const known = needlesBySecrets.get(secrets);
+  if (known) return known;
   // Longest first, so a webhook URL is redacted whole before its path alone is looked for; each also
   // in its JSON-escaped form, which is how it appears inside the serialized line.
   const needles = [...new Set(secrets.flatMap((secret) => [secret, JSON.stringify(secret).slice(1, -1)]))]
     .filter((secret) => secret.length >= SHORTEST_SCRUBBED)
     .sort((a, b) => b.length - a.length);
+  needlesBySecrets.set(secrets, needles);
+  return needles;
+}
+
+/**
+ * `secrets` are values (see `configuredSecrets`) scrubbed from the whole line wherever they appear,
+ * e.g. inside an error message a library built from a request; so are credentials in any URL.
+ */
+export function createLogger(base: LogFields = {}, secrets: readonly string[] = []): Logger {
+  const needles = needlesFor(secrets);
   const scrub = (line: string) =>
     needles.reduce((text, secret) => text.replaceAll(secret, "[redacted]"), line).replace(urlCredentials, "$1[redacted]@");
   const write = (level: "info" | "warn" | "error", message: string, fields: LogFields = {}) => {

@@ -62,6 +62,30 @@ describe("nothing secret in logs", () => {
     }
   }, 20_000);
 
+  it("scrubs the secrets of the env each request came with, after an earlier env's were kept", async () => {
+    const lines = captureLogs();
+    const failing = (async (input: RequestInfo | URL) => {
+      throw new Error(`network connection lost while POSTing ${String(input instanceof Request ? input.url : input)}`);
+    }) as typeof fetch;
+    const app = createApp({ fetch: failing });
+    const testWebhook = (bindings: Record<string, unknown>) =>
+      app.request(
+        "/admin/health/test-webhook",
+        { method: "POST", headers: { Authorization: `Bearer ${tokens.admin}` } },
+        bindings,
+      );
+    expect((await testWebhook({ ...env, ...secrets })).status).toBe(200);
+    // A changed secret arrives as a new env object: its values must be scrubbed, not the first env's only.
+    const rotatedPath = "/services/T0001/B0002/RotatedSecretPathSegment7";
+    expect(
+      (await testWebhook({ ...env, ...secrets, ALERT_WEBHOOK_URLS: `https://hooks.slack.example${rotatedPath}` })).status,
+    ).toBe(200);
+    const logged = lines.join("\n");
+    expect(logged.match(/alert delivery failed/g)?.length).toBeGreaterThanOrEqual(3);
+    expect(logged).not.toContain(webhookSecretPath);
+    expect(logged).not.toContain("RotatedSecretPathSegment7");
+  }, 20_000);
+
   it("every configured secret and any URL credential is scrubbed from a whole line", () => {
     const lines = captureLogs();
     const logger = createLogger(
