@@ -18,15 +18,6 @@ const MANIFEST_SUFFIX = ".manifest.json";
 /** 14 rows × 7 columns per INSERT: under D1's 100 bound parameters. */
 const ROWS_PER_INSERT = 14;
 
-export interface ReindexEntry {
-  conversation_id: string;
-  video_id: string;
-  archive_key: string;
-  message_count: number;
-  last_activity_at: string;
-  archived_at: string;
-}
-
 interface Candidate {
   conversationId: string;
   videoId: string;
@@ -127,7 +118,7 @@ export async function reindexArchives({ ctx, input }: { ctx: AppContext; input: 
     await ctx.d1.batch(statements);
   }
 
-  const entries: ReindexEntry[] = missing.map((c) => ({
+  const entries = missing.map((c) => ({
     conversation_id: c.conversationId,
     video_id: c.videoId,
     archive_key: c.archiveKey,

@@ -1,18 +1,12 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { components } from "../../client/keeper-api";
 import { listManifestKeys } from "../../src/archival/reindex.service";
 import { contextOn } from "../migrations/support";
 import { seedConversation, seedVideo } from "../support/factories";
 import { at, atUntilDone, auditActions, count, DAY } from "./support";
 
-interface Entry {
-  conversation_id: string;
-  video_id: string;
-  archive_key: string;
-  message_count: number;
-  last_activity_at: string;
-  archived_at: string;
-}
+type Entry = components["schemas"]["ReindexResult"]["inserted"][number];
 
 const indexedOf = (videoId: string) =>
   count("SELECT count(*) AS n FROM keeper_archived_conversations WHERE video_id = ?", videoId);
