@@ -372,6 +372,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/archival/reindex": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rebuild the archived-conversation index from the archive manifests in R2
+         * @description Adds the entries the index lacks (after a rollback, say); entries already indexed are left alone. dryRun lists what it would add.
+         */
+        post: operations["archival.reindex"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/archival/cleanup": {
         parameters: {
             query?: never;
@@ -1202,6 +1222,28 @@ export interface components {
             last_activity_at: string;
             archived_at: string;
             restored_at: string | null;
+        };
+        ReindexResult: {
+            dryRun: boolean;
+            /** @description Manifests found under archives/conversations/ */
+            manifests: number;
+            /** @description Index entries added (or, on a dry run, that would be) */
+            inserted: {
+                conversation_id: string;
+                video_id: string;
+                archive_key: string;
+                message_count: number;
+                last_activity_at: string;
+                archived_at: string;
+            }[];
+            already_indexed: number;
+            /** @description Conversations named by a manifest that are in D1 (kept or restored): not indexed */
+            in_d1: number;
+            /** @description Manifests whose archive is missing or does not match its sha256: skipped */
+            unreadable: {
+                manifest: string;
+                reason: string;
+            }[];
         };
         OrphanReport: {
             dryRun: boolean;
@@ -3555,6 +3597,118 @@ export interface operations {
             };
             /** @description Fails validation or a database constraint */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description D1 overloaded, or (data routes) the database schema differs from the Worker's migrations: type `urn:d1-keeper:problem:schema-not-ready` with `pending` and `unknown_applied` names. Retry after the Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "archival.reindex": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @default false */
+                    dryRun?: boolean;
+                    /** @default false */
+                    confirm?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description What was (or would be) added */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReindexResult"];
+                };
+            };
+            /** @description Malformed request: bad JSON or invalid UTF-8 in the body, a bad query or path parameter, or a query parameter the operation does not declare (each named in `errors`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Credential lacks the 'admin' scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Fails validation or a database constraint */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Destructive action without confirm: true */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -9,7 +9,7 @@ import { followStartedJob, type JobRun } from "./jobs.ts";
 /**
  * `keeper archive …`: the seed's archival_cli.py over the admin API.
  *   status · soft-delete ID · restore ID · list-deleted · purge ID · archive-conversations ·
- *   archived [--video ID] · restore-conversation ID · cleanup · optimize · apply-policies
+ *   archived [--video ID] · restore-conversation ID · reindex · cleanup · optimize · apply-policies
  * Destructive commands show their dry run first and ask (or need --yes in scripts).
  */
 
@@ -184,6 +184,37 @@ export function registerArchive(program: Command, context: CommandContext) {
         api.POST("/admin/archival/archived-conversations/{conversationId}/restore", { params: { path: { conversationId: id } } }),
       );
       emit(context.output(), result, () => `restored ${id} with ${result.messages} message(s) from ${result.archive_key}`);
+    });
+
+  archive
+    .command("reindex")
+    .description("Rebuild the archived-conversation index from the archive manifests in R2 (after a rollback, say)")
+    .option("--dry-run", "only show what would be added", false)
+    .option("--yes", "do not ask for confirmation", false)
+    .action(async (options: { dryRun: boolean; yes: boolean }) => {
+      const reindex = (body: { dryRun: true } | { confirm: true }) =>
+        call((api) => api.POST("/admin/archival/reindex", { body }));
+      type Result = Awaited<ReturnType<typeof reindex>>;
+      const describe = (r: Result, verb: string) =>
+        [
+          `${r.inserted.length} entr${r.inserted.length === 1 ? "y" : "ies"} ${verb} from ${r.manifests} manifest(s); ${r.already_indexed} already indexed, ${r.in_d1} in D1`,
+          ...r.unreadable.map((u) => `skipped ${u.manifest}: ${u.reason}`),
+        ].join("\n");
+      const entries = (r: Result) =>
+        table(
+          ["conversation", "video", "messages", "archived at", "archive"],
+          r.inserted.map((i) => [i.conversation_id, i.video_id, i.message_count, i.archived_at, i.archive_key]),
+        );
+      const plan = await reindex({ dryRun: true });
+      if (options.dryRun) return emit(context.output(), plan, () => `${entries(plan)}\n${describe(plan, "would be added")}`);
+      if (plan.inserted.length === 0) return emit(context.output(), plan, () => describe(plan, "to add"));
+      if (!context.output().json) progress(`${entries(plan)}\n${describe(plan, "to add")}`);
+      await confirmOrExit(
+        `Add ${plan.inserted.length} entr${plan.inserted.length === 1 ? "y" : "ies"} to the archive index?`,
+        options,
+      );
+      const result = await reindex({ confirm: true });
+      emit(context.output(), result, () => describe(result, "added"));
     });
 
   archive

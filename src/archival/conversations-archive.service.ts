@@ -185,6 +185,22 @@ export async function listArchivedConversations({
   }));
 }
 
+/**
+ * The conversations an archive holds, read only when the object matches its manifest's sha256:
+ * a damaged or swapped object is never restored from nor indexed.
+ */
+export async function readArchiveLines(ctx: AppContext, key: string, manifest: ArchiveManifest): Promise<ArchivedLine[]> {
+  const object = await ctx.backups.get(key);
+  if (!object) throw new KeeperError("NOT_FOUND", `Archive object ${key} is missing from the BACKUPS bucket`);
+  const bytes = await object.arrayBuffer();
+  if (hex(await crypto.subtle.digest("SHA-256", bytes)) !== manifest.sha256)
+    throw new KeeperError("UNPROCESSABLE", `Archive ${key} does not match its manifest's sha256; not reading it`);
+  return (await gunzip(bytes))
+    .split("\n")
+    .filter((text) => text.length > 0)
+    .map((text) => JSON.parse(text) as ArchivedLine);
+}
+
 /** 16 rows × 6 columns per INSERT: under D1's 100 bound parameters, and few statements per batch. */
 function messageInserts(ctx: AppContext, messages: MessageRow[]): D1PreparedStatement[] {
   const statements: D1PreparedStatement[] = [];
@@ -212,22 +228,12 @@ export async function restoreArchivedConversation({ ctx, input }: { ctx: AppCont
   if (entry.restored_at)
     throw new KeeperError("CONFLICT", `Conversation '${input.conversationId}' was already restored at ${entry.restored_at}`);
   const manifestObject = await ctx.backups.get(`${entry.archive_key}.manifest.json`);
-  const object = await ctx.backups.get(entry.archive_key);
-  if (!object || !manifestObject)
+  if (!manifestObject)
     throw new KeeperError("NOT_FOUND", `Archive object ${entry.archive_key} is missing from the BACKUPS bucket`);
   const manifest = (await manifestObject.json()) as ArchiveManifest;
-  const bytes = await object.arrayBuffer();
-  if (hex(await crypto.subtle.digest("SHA-256", bytes)) !== manifest.sha256) {
-    throw new KeeperError(
-      "UNPROCESSABLE",
-      `Archive ${entry.archive_key} does not match its manifest's sha256; not restoring from it`,
-    );
-  }
-  const line = (await gunzip(bytes))
-    .split("\n")
-    .filter((text) => text.length > 0)
-    .map((text) => JSON.parse(text) as ArchivedLine)
-    .find((candidate) => candidate.conversation.id === input.conversationId);
+  const line = (await readArchiveLines(ctx, entry.archive_key, manifest)).find(
+    (candidate) => candidate.conversation.id === input.conversationId,
+  );
   if (!line)
     throw new KeeperError("UNPROCESSABLE", `Archive ${entry.archive_key} does not hold conversation '${input.conversationId}'`);
   const video = await ctx.d1

@@ -10,6 +10,7 @@ import { cleanupOrphans, optimizeDatabase } from "./orphans.service";
 import { applyPolicies, policyStatus } from "./policies.service";
 import { PolicyOverrides } from "./policy";
 import { purgeVideo } from "./purge.service";
+import { reindexArchives } from "./reindex.service";
 import { listDeletedVideos, restoreVideo, softDeleteVideo } from "./soft-delete.service";
 
 const videoParams = z.object({ id: idString });
@@ -171,6 +172,41 @@ export const restoreConversationRoute = keeperRoute({
   },
 });
 
+const ReindexResult = z
+  .object({
+    dryRun: z.boolean(),
+    manifests: z.number().openapi({ description: "Manifests found under archives/conversations/" }),
+    inserted: z
+      .array(ArchivedConversation.omit({ restored_at: true }))
+      .openapi({ description: "Index entries added (or, on a dry run, that would be)" }),
+    already_indexed: z.number(),
+    in_d1: z
+      .number()
+      .openapi({ description: "Conversations named by a manifest that are in D1 (kept or restored): not indexed" }),
+    unreadable: z
+      .array(z.object({ manifest: z.string(), reason: z.string() }))
+      .openapi({ description: "Manifests whose archive is missing or does not match its sha256: skipped" }),
+  })
+  .openapi("ReindexResult");
+
+export const reindexRoute = keeperRoute({
+  method: "post",
+  path: "/admin/archival/reindex",
+  operationId: "archival.reindex",
+  scope: "admin",
+  tags: ["archival"],
+  summary: "Rebuild the archived-conversation index from the archive manifests in R2",
+  description:
+    "Adds the entries the index lacks (after a rollback, say); entries already indexed are left alone. dryRun lists what it would add.",
+  request: body(
+    z
+      .object(Destructive)
+      .strict()
+      .openapi({ example: { dryRun: true } }),
+  ),
+  responses: { 200: json("What was (or would be) added", ReindexResult), 428: problems[428] },
+});
+
 export const cleanupRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/cleanup",
@@ -270,6 +306,15 @@ export function registerArchivalRoutes(app: OpenAPIHono<KeeperEnv>) {
   app.openapi(restoreConversationRoute, async (c) =>
     c.json(await restoreArchivedConversation({ ctx: c.get("ctx"), input: c.req.valid("param") }), 200),
   );
+  app.openapi(reindexRoute, async (c) => {
+    const input = c.req.valid("json");
+    if (!input.dryRun && !input.confirm)
+      throw new KeeperError(
+        "CONFIRMATION_REQUIRED",
+        "Reindex writes the archive index; send confirm: true (try dryRun: true first)",
+      );
+    return c.json(await reindexArchives({ ctx: c.get("ctx"), input }), 200);
+  });
   app.openapi(cleanupRoute, async (c) => {
     const input = c.req.valid("json");
     if (!input.dryRun && !input.confirm)
