@@ -50,11 +50,15 @@ function writeAroundTheApi(file: string) {
   sqlite(
     file,
     `INSERT INTO videos (id, filename, file_path, duration, created_at, updated_at) VALUES
-       ('edge-1', CAST(X'41EDA08042' AS TEXT), 'a' || char(0) || 'b' || char(10) || 'c', 1.2345678901234567e-10, 9223372036854775807, -9223372036854775808);
+       ('edge-1', CAST(X'41EDA08042' AS TEXT), 'a' || char(13) || 'b' || char(10) || 'c', 1.2345678901234567e-10, 9223372036854775807, -9223372036854775808);
      INSERT INTO memory (video_id, timestamp, content, metadata, created_at) VALUES
        ('edge-1', 5e-324, '${cjk}', NULL, 1),
-       ('edge-1', 1.7976931348623157e308, 'big json', '${bigJson}', 2),
-       ('edge-1', 3e-20, 'it''s', NULL, 9007199254740993);`,
+       ('edge-1', 1.7976931348623157e308, 'it''s', NULL, 2),
+       ('edge-1', 3e-20, 'it''s', NULL, 9007199254740993);
+     -- The app tables' rules refuse NUL and cap values at 100,000 characters; an operations table
+     -- holds a NUL and a 2 MB JSON value (CHECK json_valid), which no statement may split.
+     INSERT INTO keeper_audit_log (at, actor, action, target, detail) VALUES
+       (1, 'edge', 'edge', 'a' || char(0) || 'b', '${bigJson}');`,
   );
 }
 
@@ -124,6 +128,16 @@ try {
     check(expected === rowsOf(sqliteReplica, table), `sqlite3: ${table} has every value back`);
   }
   for (const table of appTables) check(rowsOf(a, table) === rowsOf(m, table), `data-only into a migrated database: ${table}`);
+  // The operations-table row with a NUL and the 2 MB JSON value (the audit log itself gains rows
+  // from the backup run, so only this row is compared).
+  const edgeRow = (file: string) =>
+    sqlite(file, "SELECT hex(target), length(detail), hex(substr(detail, 1, 40)) FROM keeper_audit_log WHERE action = 'edge';");
+  for (const [name, file] of [
+    ["wrangler d1 execute", b],
+    ["sqlite3", sqliteReplica],
+    ["data-only", m],
+  ] as const)
+    check(edgeRow(file) === edgeRow(a) && edgeRow(a).includes("610062"), `${name}: a NUL and a 2 MB JSON value come back whole`);
   check(
     sqlite(a, "SELECT name, seq FROM sqlite_sequence WHERE name = 'memory';") ===
       sqlite(m, "SELECT name, seq FROM sqlite_sequence WHERE name = 'memory';"),

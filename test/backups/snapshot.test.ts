@@ -14,10 +14,10 @@ function writingDuringPages(victim: string, edited: number) {
   const write = async (sql: string) => {
     pages++;
     const video = await seedVideo();
-    await seedContext(video.id, { data: { during: pages } });
+    await seedContext(video.id, { data: { description: `written during page ${pages}` } });
     if (sql.includes('FROM "video_context"')) {
       await env.DB.prepare("DELETE FROM videos WHERE id = ?").bind(victim).run();
-      await env.DB.prepare("UPDATE video_context SET data = ? WHERE id = ?").bind('{"edited":true}', edited).run();
+      await env.DB.prepare("UPDATE video_context SET data = ? WHERE id = ?").bind('{"description":"edited"}', edited).run();
     }
   };
   const binding = new Proxy(env.DB, {
@@ -79,6 +79,6 @@ describe("a backup taken under writes", () => {
     const data = await env.SCRATCH_DB.prepare("SELECT data FROM video_context WHERE id = ?")
       .bind(edited)
       .first<{ data: string }>();
-    expect(data?.data).toBe('{"edited":true}');
+    expect(data?.data).toBe('{"description":"edited"}');
   });
 });

@@ -51,9 +51,11 @@ describe("the OpenAPI document client generators read", () => {
       expect(statuses.includes("415"), route).toBe(Boolean(operation.requestBody));
       expect(statuses.includes("413"), route).toBe(Boolean(operation.requestBody));
       if (method === "get") expect(statuses, route).not.toContain("415");
+      // Every route refuses query parameters it does not declare, with 400.
+      expect(statuses, route).toContain("400");
     }
     const liveness = operations(await document()).find(({ route }) => route === "GET /healthz")?.operation;
-    expect(Object.keys(liveness?.responses ?? {})).toEqual(["200", "500"]);
+    expect(Object.keys(liveness?.responses ?? {})).toEqual(["200", "400", "500"]);
   });
 
   it("declares Retry-After on every 503, as the error handler sends it", async () => {
