@@ -1,5 +1,5 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { listBackups, summarize } from "../backups/catalog.service";
+import { listBackupsWithChecks } from "../backups/backup-checks.service";
 import { JobRunSchema } from "../maintenance/routes";
 import { listRuns, runExclusive } from "../maintenance/runs";
 import { getMigrationStatus } from "../migrations/status.service";
@@ -9,6 +9,7 @@ import { jsonContent as json, keeperRoute } from "../platform/route";
 import { deliver, webhookUrls } from "./alerts";
 import { bindingCheck, indexCheck, integrityCheck, recentSnapshots } from "./checks.service";
 import { Dashboard } from "./dashboard";
+import { runningAndLongJobs } from "./long-jobs";
 import { renderMetrics } from "./metrics";
 import { healthReport, queryStatistics, slowQueries, takeSnapshot } from "./report.service";
 import {
@@ -224,7 +225,8 @@ export function registerHealthRoutes(app: OpenAPIHono<KeeperEnv>) {
           drift: migrations.drift.length,
         },
         runs: await listRuns({ ctx, input: { limit: 15 } }),
-        backups: (await listBackups({ ctx })).slice(0, 10).map(summarize),
+        longJobs: await runningAndLongJobs({ ctx, input: { limit: 10 } }),
+        backups: await listBackupsWithChecks({ ctx, input: { limit: 10 } }),
       },
     });
     return c.html(`<!doctype html>${await page}`, 200);
