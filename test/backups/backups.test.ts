@@ -1,10 +1,12 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { recordBackupCheck } from "../../src/backups/backup-checks.service";
 import { backupJobDefinition } from "../../src/backups/backup-job";
 import { digestTable } from "../../src/backups/digest";
 import { introspect } from "../../src/backups/introspect";
 import { ObjectWriter } from "../../src/backups/object-writer";
 import { at, failingBucket } from "../archival/support";
+import { contextOn } from "../migrations/support";
 import { seedContext, seedConversation, seedVideo } from "../support/factories";
 import { runLocally } from "../support/jobs";
 import { backupNow } from "./support";
@@ -230,6 +232,18 @@ describe("backups", () => {
     expect(failed.problems).toBe(verify.body.problems.length);
     expect(failed.summary).toContain(victim);
     expect(await lastCheck(sound)).toMatchObject({ ok: true, at: new Date(now + 60_000).toISOString() });
+
+    // A drill records through the same call; the list then shows the drill as the latest check.
+    await recordBackupCheck({
+      ctx: contextOn(env.DB),
+      input: { backupId: sound, kind: "drill", problems: ["table videos: 2 rows in its objects, the manifest says 3"] },
+    });
+    expect(await lastCheck(sound)).toMatchObject({
+      kind: "drill",
+      ok: false,
+      problems: 1,
+      summary: "table videos: 2 rows in its objects, the manifest says 3",
+    });
   });
 
   it("prune keeps what the rules say and never the newest backup; leftovers of failed runs go too", async () => {
