@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { purgeCandidates } from "../../src/archival/policies.service";
-import { PURGE_SET_SIZE, purgeDueVideos } from "../../src/archival/purge.service";
+import { PURGE_CHUNK_ROWS, PURGE_SET_SIZE, purgeDueVideos } from "../../src/archival/purge.service";
+import { countD1Calls, countR2Calls } from "../../src/maintenance/budget";
 import { parseConfig } from "../../src/platform/config";
 import { createContext } from "../../src/platform/context";
 import { seedContext, seedConversation, seedVideo } from "../support/factories";
@@ -60,6 +61,72 @@ describe("set-wise retention purge", () => {
 
     const again = await purgeDueVideos(ctx(), { videos: due, reason: "test" });
     expect(again).toEqual({ purged: [], rows: 0, mediaDeleted: 0, mediaErrors: 0 });
+  });
+});
+
+describe("what a set purge costs", () => {
+  it("a full set of small videos without files: two D1 queries and one R2 listing", async () => {
+    const deletedAt = Date.UTC(2026, 0, 1);
+    const due: { id: string; deleted_at: number }[] = [];
+    for (let i = 0; i < PURGE_SET_SIZE; i++) {
+      const { id } = await seedVideo({ deletedAt });
+      await seedContext(id);
+      due.push({ id, deleted_at: deletedAt });
+    }
+    const calls = { queries: 0, r2: 0 };
+    const counted = createContext(
+      { ...env, DB: countD1Calls(env.DB, () => calls.queries++), MEDIA: countR2Calls(env.MEDIA, () => calls.r2++) },
+      parseConfig(env as unknown as Record<string, unknown>),
+      {},
+      { requestId: "purge-set-cost", principal: { actor: "test", scopes: ["admin"] } },
+    );
+
+    const result = await purgeDueVideos(counted, { videos: due, reason: "test" });
+
+    expect(result.purged).toHaveLength(PURGE_SET_SIZE);
+    expect(result.rows).toBe(PURGE_SET_SIZE * 2);
+    // The claim with the counts, then the cascading deletes with the audit rows; one listing of MEDIA.
+    expect(calls).toEqual({ queries: 2, r2: 1 });
+  });
+
+  it("a video owning more than a chunk loses its children in chunks first; counts and audit stay exact", async () => {
+    const deletedAt = Date.UTC(2026, 0, 1);
+    const big = await seedVideo({ deletedAt });
+    const small = await seedVideo({ deletedAt });
+    await seedContext(small.id);
+    await env.DB.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+       INSERT INTO memory (video_id, timestamp, content, created_at) SELECT ?, 1.0 * i, 'seen ' || i, 0 FROM n`,
+    )
+      .bind(PURGE_CHUNK_ROWS + 10, big.id)
+      .run();
+    let queries = 0;
+    const counted = createContext(
+      { ...env, DB: countD1Calls(env.DB, () => queries++) },
+      parseConfig(env as unknown as Record<string, unknown>),
+      {},
+      { requestId: "purge-set-big", principal: { actor: "test", scopes: ["admin"] } },
+    );
+
+    const result = await purgeDueVideos(counted, {
+      videos: [big, small].map((video) => ({ id: video.id, deleted_at: deletedAt })),
+      reason: "test",
+    });
+
+    expect(result.purged).toEqual([big.id, small.id]);
+    expect(result.rows).toBe(1 + PURGE_CHUNK_ROWS + 10 + 1 + 1);
+    // Claim and counts, one chunk of the big video's memory, then one batch for both videos.
+    expect(queries).toBe(3);
+    expect(await count("SELECT count(*) AS n FROM memory WHERE video_id = ?", big.id)).toBe(0);
+    const audit = await env.DB.prepare(
+      "SELECT target, detail FROM keeper_audit_log WHERE action = 'archival.purge' AND target IN (?, ?) ORDER BY id",
+    )
+      .bind(big.id, small.id)
+      .all<{ target: string; detail: string }>();
+    expect(audit.results.map((row) => [row.target, JSON.parse(row.detail)])).toEqual([
+      [big.id, { videos: 1, video_context: 0, memory: PURGE_CHUNK_ROWS + 10, conversations: 0, messages: 0, reason: "test" }],
+      [small.id, { videos: 1, video_context: 1, memory: 0, conversations: 0, messages: 0, reason: "test" }],
+    ]);
   });
 });
 
