@@ -324,7 +324,9 @@ async function deletePurgedMedia(ctx: AppContext, purged: string[]): Promise<{ m
   const worker = async () => {
     for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
       try {
-        mediaDeleted += await deletePrefix(ctx.media, mediaPrefix(id));
+        // Awaited first: `total += await …` would read the total before the wait and lose the other workers' counts.
+        const deleted = await deletePrefix(ctx.media, mediaPrefix(id));
+        mediaDeleted += deleted;
       } catch (failure) {
         mediaErrors++;
         warn(failure, [id]);

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { purgeCandidates } from "../../src/archival/policies.service";
-import { PURGE_CHUNK_ROWS, PURGE_SET_SIZE, purgeDueVideos } from "../../src/archival/purge.service";
+import { PURGE_CHUNK_ROWS, PURGE_MEDIA_CONCURRENCY, PURGE_SET_SIZE, purgeDueVideos } from "../../src/archival/purge.service";
 import { countD1Calls, countR2Calls } from "../../src/maintenance/budget";
 import { parseConfig } from "../../src/platform/config";
 import { createContext } from "../../src/platform/context";
@@ -127,6 +127,55 @@ describe("what a set purge costs", () => {
       [big.id, { videos: 1, video_context: 0, memory: PURGE_CHUNK_ROWS + 10, conversations: 0, messages: 0, reason: "test" }],
       [small.id, { videos: 1, video_context: 1, memory: 0, conversations: 0, messages: 0, reason: "test" }],
     ]);
+  });
+});
+
+describe("files of a purged set", () => {
+  it("only videos with files are listed and deleted, PURGE_MEDIA_CONCURRENCY at a time", async () => {
+    const deletedAt = Date.UTC(2026, 0, 1);
+    const due: { id: string; deleted_at: number }[] = [];
+    for (let i = 0; i < 12; i++) {
+      const { id } = await seedVideo({ deletedAt });
+      due.push({ id, deleted_at: deletedAt });
+      if (i % 2 === 0) await env.MEDIA.put(`videos/${id}/frames/1.jpg`, "x");
+    }
+    // Every call waits a little, so calls started together are in flight together.
+    let inFlight = 0;
+    let most = 0;
+    const calls: string[] = [];
+    const slowBucket = new Proxy(env.MEDIA, {
+      get(target, property) {
+        const value = Reflect.get(target, property);
+        if (typeof value !== "function") return value;
+        return async (...args: unknown[]) => {
+          calls.push(String(property));
+          inFlight++;
+          most = Math.max(most, inFlight);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          try {
+            return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          } finally {
+            inFlight--;
+          }
+        };
+      },
+    });
+    const slow = createContext(
+      { ...env, MEDIA: slowBucket },
+      parseConfig(env as unknown as Record<string, unknown>),
+      {},
+      { requestId: "purge-set-media", principal: { actor: "test", scopes: ["admin"] } },
+    );
+
+    const result = await purgeDueVideos(slow, { videos: due, reason: "test" });
+
+    expect(result).toMatchObject({ mediaDeleted: 6, mediaErrors: 0 });
+    expect(result.purged).toHaveLength(12);
+    // One listing of prefixes, then a listing and a delete per video with files.
+    expect(calls.filter((call) => call === "list")).toHaveLength(1 + 6);
+    expect(calls.filter((call) => call === "delete")).toHaveLength(6);
+    expect(most).toBe(PURGE_MEDIA_CONCURRENCY);
+    for (const { id } of due) expect((await env.MEDIA.list({ prefix: `videos/${id}/` })).objects).toHaveLength(0);
   });
 });
 
