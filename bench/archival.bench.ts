@@ -15,7 +15,7 @@ import {
 
 /**
  * npm run bench -- archival: purging soft-deleted videos with everything that belongs to them.
- * keeper's retention purge (chunked deletes through the Worker under wrangler dev, as the cron or
+ * keeper's retention purge (set-wise deletes through the Worker under wrangler dev, as the cron or
  * `keeper archive apply-policies` runs it) against its floor: one `DELETE` with ON DELETE CASCADE by
  * the sqlite3 CLI; and, to show what local D1 itself costs, the same DELETE sent through a binding of
  * the bare Worker (bench/bare). Each round starts each from a fresh copy of the same generated database; rounds
