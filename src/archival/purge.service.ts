@@ -241,7 +241,7 @@ export async function purgeDueVideos(
     }
   }
 
-  const purged: string[] = [];
+  const deleted = new Set<string>();
   for (const batch of cascadeBatches(ids, perVideo)) {
     const results = await ctx.d1.batch(
       batch.flatMap((group) => {
@@ -262,8 +262,10 @@ export async function purgeDueVideos(
       }),
     );
     for (let index = 1; index < results.length; index += 2)
-      for (const row of results[index].results as { id: string }[]) purged.push(row.id);
+      for (const row of results[index].results as { id: string }[]) deleted.add(row.id);
   }
+  // In the set's order: RETURNING promises no order of its own.
+  const purged = ids.filter((id) => deleted.has(id));
   let rows = 0;
   for (const id of purged) rows += 1 + childRowsOf(perVideo.get(id) as PurgeCounts);
   const media = await deletePurgedMedia(ctx, purged);
