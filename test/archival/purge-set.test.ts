@@ -1,7 +1,13 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { purgeCandidates } from "../../src/archival/policies.service";
-import { PURGE_CHUNK_ROWS, PURGE_MEDIA_CONCURRENCY, PURGE_SET_SIZE, purgeDueVideos } from "../../src/archival/purge.service";
+import {
+  PURGE_BATCH_ROWS,
+  PURGE_CHUNK_ROWS,
+  PURGE_MEDIA_CONCURRENCY,
+  PURGE_SET_SIZE,
+  purgeDueVideos,
+} from "../../src/archival/purge.service";
 import { countD1Calls, countR2Calls } from "../../src/maintenance/budget";
 import { parseConfig } from "../../src/platform/config";
 import { createContext } from "../../src/platform/context";
@@ -127,6 +133,61 @@ describe("what a set purge costs", () => {
       [big.id, { videos: 1, video_context: 0, memory: PURGE_CHUNK_ROWS + 10, conversations: 0, messages: 0, reason: "test" }],
       [small.id, { videos: 1, video_context: 1, memory: 0, conversations: 0, messages: 0, reason: "test" }],
     ]);
+  });
+});
+
+describe("how a set purge splits its deletes", () => {
+  it("one cascading statement per group of at most PURGE_CHUNK_ROWS children, groups in batches of at most PURGE_BATCH_ROWS", async () => {
+    const deletedAt = Date.UTC(2026, 0, 1);
+    // Each video's children fill most of a chunk, so each is a group of its own.
+    const perVideo = Math.floor(PURGE_CHUNK_ROWS * 0.9);
+    const groupsPerBatch = Math.floor(PURGE_BATCH_ROWS / perVideo);
+    const videos = [];
+    for (let i = 0; i < groupsPerBatch + 1; i++) {
+      const video = await seedVideo({ deletedAt });
+      await env.DB.prepare(
+        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+         INSERT INTO memory (video_id, timestamp, content, created_at) SELECT ?, 1.0 * i, 'seen ' || i, 0 FROM n`,
+      )
+        .bind(perVideo, video.id)
+        .run();
+      videos.push({ id: video.id, deleted_at: deletedAt });
+    }
+    const statements: string[] = [];
+    let queries = 0;
+    const counted = createContext(
+      {
+        ...env,
+        DB: countD1Calls(
+          new Proxy(env.DB, {
+            get(target, property) {
+              const value = Reflect.get(target, property);
+              if (property === "prepare") return (sql: string) => (statements.push(sql), target.prepare(sql));
+              return typeof value === "function" ? value.bind(target) : value;
+            },
+          }),
+          () => queries++,
+        ),
+      },
+      parseConfig(env as unknown as Record<string, unknown>),
+      {},
+      { requestId: "purge-set-split", principal: { actor: "test", scopes: ["admin"] } },
+    );
+
+    const result = await purgeDueVideos(counted, { videos, reason: "test" });
+
+    expect(result.purged).toHaveLength(videos.length);
+    expect(result.rows).toBe(videos.length * (1 + perVideo));
+    // The claim with the counts, then a full batch of groups, then one more for the last group.
+    expect(queries).toBe(3);
+    expect(statements.filter((sql) => sql.startsWith("DELETE FROM videos"))).toHaveLength(videos.length);
+    expect(statements.filter((sql) => sql.startsWith("DELETE FROM memory"))).toHaveLength(0);
+    expect(
+      await count(
+        "SELECT count(*) AS n FROM memory WHERE video_id IN (SELECT value FROM json_each(?))",
+        JSON.stringify(videos.map((v) => v.id)),
+      ),
+    ).toBe(0);
   });
 });
 
