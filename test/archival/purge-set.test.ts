@@ -162,7 +162,11 @@ describe("how a set purge splits its deletes", () => {
           new Proxy(env.DB, {
             get(target, property) {
               const value = Reflect.get(target, property);
-              if (property === "prepare") return (sql: string) => (statements.push(sql), target.prepare(sql));
+              if (property === "prepare")
+                return (sql: string) => {
+                  statements.push(sql);
+                  return target.prepare(sql);
+                };
               return typeof value === "function" ? value.bind(target) : value;
             },
           }),
