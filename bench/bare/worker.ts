@@ -1,5 +1,5 @@
 /**
- * The peer for `npm run bench:load`: a bare Hono route doing exactly the SQL keeper's data API runs
+ * The peer for `npm run bench:load` (and the in-D1 purge floor of the archival benchmark): a bare Hono route doing exactly the SQL keeper's data API runs
  * for the same request, with no auth, validation, monitoring or error mapping. Keeper's figures are
  * reported as a fraction of this one's, measured in the same run on a copy of the same local D1.
  */
@@ -30,6 +30,13 @@ app.get("/memory/:id/count", async (c) => {
     .bind(c.req.param("id"))
     .first<{ count: number }>();
   return c.json({ count: row?.count ?? 0 });
+});
+
+// For `npm run bench -- archival`: the purge floor inside local D1 itself — the same one cascading
+// DELETE the sqlite3 floor runs, sent as one statement through the binding. Only the request is timed.
+app.post("/purge-deleted", async (c) => {
+  const result = await c.env.DB.prepare("DELETE FROM videos WHERE deleted_at IS NOT NULL").run();
+  return c.json({ changes: result.meta.changes });
 });
 
 export default app;

@@ -3,7 +3,7 @@ import type { AppContext } from "../platform/context";
 import { KeeperError, notFound } from "../platform/errors";
 import { deletePrefix, listAllKeys } from "../platform/r2";
 import { findVideoRow } from "../videos/videos.service";
-import { mediaPrefix } from "./media";
+import { mediaPrefix, videosWithMedia } from "./media";
 
 /** Rows per DELETE: far under Cloudflare's advice of ≤ 10k rows per statement and D1's 30 s limit. */
 export const PURGE_CHUNK_ROWS = 5000;
@@ -124,23 +124,49 @@ export async function purgeVideo({
   return { id: input.id, dryRun: false, counts, media: { keys, deleted, error } };
 }
 
-/** Videos per set-wise purge: their ids plus the LIMIT stay under D1's 100 bound parameters. */
+/** Videos per set-wise purge. */
 export const PURGE_SET_SIZE = 90;
 
-const countsBySet = {
-  video_context: "SELECT video_id, count(*) AS n FROM video_context WHERE video_id IN (IDS) GROUP BY video_id",
-  memory: "SELECT video_id, count(*) AS n FROM memory WHERE video_id IN (IDS) GROUP BY video_id",
-  conversations: "SELECT video_id, count(*) AS n FROM conversations WHERE video_id IN (IDS) GROUP BY video_id",
-  messages:
-    "SELECT c.video_id AS video_id, count(*) AS n FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.video_id IN (IDS) GROUP BY c.video_id",
-} as const;
+/**
+ * Rows one transaction of a set purge may delete: its statements each delete at most
+ * PURGE_CHUNK_ROWS, and a batch holds statements up to this many rows in all.
+ */
+export const PURGE_BATCH_ROWS = 4 * PURGE_CHUNK_ROWS;
 
-const childDeletesBySet = [
-  "DELETE FROM messages WHERE rowid IN (SELECT m.rowid FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.video_id IN (IDS) LIMIT ?)",
-  "DELETE FROM conversations WHERE rowid IN (SELECT rowid FROM conversations WHERE video_id IN (IDS) LIMIT ?)",
-  "DELETE FROM memory WHERE rowid IN (SELECT rowid FROM memory WHERE video_id IN (IDS) LIMIT ?)",
-  "DELETE FROM video_context WHERE rowid IN (SELECT rowid FROM video_context WHERE video_id IN (IDS) LIMIT ?)",
+/** The set's ids travel as one JSON parameter, so a set is not bounded by D1's 100 bound parameters. */
+const inSet = "SELECT json_extract(value, '$[0]') FROM json_each(?)";
+
+const countsBySet = {
+  video_context: "SELECT video_id, count(*) AS n FROM video_context WHERE video_id IN (CLAIMED) GROUP BY video_id",
+  memory: "SELECT video_id, count(*) AS n FROM memory WHERE video_id IN (CLAIMED) GROUP BY video_id",
+  conversations: "SELECT video_id, count(*) AS n FROM conversations WHERE video_id IN (CLAIMED) GROUP BY video_id",
+  messages:
+    "SELECT c.video_id AS video_id, count(*) AS n FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.video_id IN (CLAIMED) GROUP BY c.video_id",
+} as const;
+const claimedInSet = `SELECT id FROM videos WHERE id IN (${inSet}) AND purging_at IS NOT NULL`;
+
+/** A video's child tables in delete order (messages before their conversations), each with its chunked delete. */
+const childDeletesOfVideo: [keyof typeof countsBySet, string][] = [
+  [
+    "messages",
+    "DELETE FROM messages WHERE rowid IN (SELECT m.rowid FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.video_id = ?1 LIMIT ?2) AND EXISTS (SELECT 1 FROM videos WHERE id = ?1 AND purging_at IS NOT NULL)",
+  ],
+  [
+    "conversations",
+    "DELETE FROM conversations WHERE rowid IN (SELECT rowid FROM conversations WHERE video_id = ?1 LIMIT ?2) AND EXISTS (SELECT 1 FROM videos WHERE id = ?1 AND purging_at IS NOT NULL)",
+  ],
+  [
+    "memory",
+    "DELETE FROM memory WHERE rowid IN (SELECT rowid FROM memory WHERE video_id = ?1 LIMIT ?2) AND EXISTS (SELECT 1 FROM videos WHERE id = ?1 AND purging_at IS NOT NULL)",
+  ],
+  [
+    "video_context",
+    "DELETE FROM video_context WHERE rowid IN (SELECT rowid FROM video_context WHERE video_id = ?1 LIMIT ?2) AND EXISTS (SELECT 1 FROM videos WHERE id = ?1 AND purging_at IS NOT NULL)",
+  ],
 ];
+
+/** MEDIA calls of one set purge in flight at once. */
+export const PURGE_MEDIA_CONCURRENCY = 4;
 
 export interface SetPurgeResult {
   purged: string[];
@@ -149,13 +175,24 @@ export interface SetPurgeResult {
   mediaErrors: number;
 }
 
+const childRowsOf = (counts: PurgeCounts) => counts.video_context + counts.memory + counts.conversations + counts.messages;
+
 /**
- * Retention's purge: the same order and guarantees as `purgeVideo`, but for a set of due videos at
- * once, so the per-video round trips (lookup, counts, four deletes) do not dominate when videos own
- * few rows. Each video is claimed first, only if its `deleted_at` is still the one that made it due;
- * the children of the claimed videos go in chunks of PURGE_CHUNK_ROWS; then one batch deletes each
- * claimed video row with its audit row. MEDIA last, per video; a failure there leaves orphans for
- * orphan cleanup, as in `purgeVideo`.
+ * Retention's purge: the same order and guarantees as `purgeVideo`, for a set of due videos at once,
+ * in set-wise statements. One batch claims the set (each video only if its `deleted_at` is still the
+ * one that made it due) and counts the claimed videos' children. A video owning more than
+ * PURGE_CHUNK_ROWS child rows first loses them in chunks of that size; then the claimed videos are
+ * deleted in groups whose children add up to at most PURGE_CHUNK_ROWS, by ON DELETE CASCADE, each
+ * group in one statement after the one that writes its audit rows (one per video, only for videos
+ * still claimed, so exactly for the rows the delete removes). Groups share a batch up to
+ * PURGE_BATCH_ROWS. MEDIA last: one listing of video prefixes finds which purged videos have files,
+ * and only those are listed and deleted, a few at a time; a failure there leaves orphans for orphan
+ * cleanup, as in `purgeVideo`.
+ *
+ * Cost of one set: 2 D1 queries, plus one per PURGE_BATCH_ROWS rows beyond the first and one per
+ * chunk of a video owning more than PURGE_CHUNK_ROWS; R2 calls: one listing (more only when over
+ * 1000 video prefixes lie between two ids of the set) plus a listing and a delete per purged video
+ * with files.
  */
 export async function purgeDueVideos(
   ctx: AppContext,
@@ -163,25 +200,27 @@ export async function purgeDueVideos(
 ): Promise<SetPurgeResult> {
   const selected = input.videos.slice(0, PURGE_SET_SIZE);
   if (selected.length === 0) return { purged: [], rows: 0, mediaDeleted: 0, mediaErrors: 0 };
-  // Claim each video, only if it is still deleted as it was when selected (a video restored, or
-  // restored and deleted again, since is not due); claimed videos can no longer be restored.
-  const claims = await ctx.d1.batch(
-    selected.map((video) =>
-      ctx.d1
-        .prepare("UPDATE videos SET purging_at = ? WHERE id = ? AND deleted_at = ?")
-        .bind(ctx.now().getTime(), video.id, video.deleted_at),
-    ),
-  );
-  const videos = selected.filter((_, index) => claims[index].meta.changes > 0);
-  if (videos.length === 0) return { purged: [], rows: 0, mediaDeleted: 0, mediaErrors: 0 };
-  const ids = videos.map((video) => video.id);
-  const inList = ids.map(() => "?").join(", ");
+  const set = JSON.stringify(selected.map((video) => [video.id, video.deleted_at]));
+  const tables = Object.keys(countsBySet) as (keyof typeof countsBySet)[];
+  // Claimed videos can no longer be restored; a video restored (or restored and deleted again)
+  // since it was selected keeps its deleted_at changed and is not claimed. The counts run after the
+  // claim, in the same transaction.
+  const [claim, ...counted] = await ctx.d1.batch([
+    ctx.d1
+      .prepare(
+        `UPDATE videos SET purging_at = ?
+         FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS deleted_at FROM json_each(?)) AS due
+         WHERE videos.id = due.id AND videos.deleted_at = due.deleted_at
+         RETURNING videos.id AS id`,
+      )
+      .bind(ctx.now().getTime(), set),
+    ...tables.map((table) => ctx.d1.prepare(countsBySet[table].replace("CLAIMED", claimedInSet)).bind(set)),
+  ]);
+  const claimed = new Set((claim.results as { id: string }[]).map((row) => row.id));
+  const ids = selected.map((video) => video.id).filter((id) => claimed.has(id));
+  if (ids.length === 0) return { purged: [], rows: 0, mediaDeleted: 0, mediaErrors: 0 };
   const perVideo = new Map<string, PurgeCounts>(
     ids.map((id) => [id, { videos: 1, video_context: 0, memory: 0, conversations: 0, messages: 0 }]),
-  );
-  const tables = Object.keys(countsBySet) as (keyof typeof countsBySet)[];
-  const counted = await ctx.d1.batch(
-    tables.map((table) => ctx.d1.prepare(countsBySet[table].replace("IDS", inList)).bind(...ids)),
   );
   counted.forEach((result, index) => {
     for (const row of result.results as { video_id: string; n: number }[]) {
@@ -190,44 +229,115 @@ export async function purgeDueVideos(
     }
   });
 
-  for (const template of childDeletesBySet) {
-    const sql = template.replace("IDS", `SELECT id FROM videos WHERE id IN (${inList}) AND purging_at IS NOT NULL`);
-    for (;;) {
-      const result = await ctx.d1
-        .prepare(sql)
-        .bind(...ids, PURGE_CHUNK_ROWS)
-        .run();
-      if (result.meta.changes < PURGE_CHUNK_ROWS) break;
+  // A video too big for one cascading statement: chunks first, until what is left fits one.
+  for (const id of ids) {
+    const counts = { ...(perVideo.get(id) as PurgeCounts) };
+    for (const [table, sql] of childDeletesOfVideo) {
+      while (childRowsOf(counts) > PURGE_CHUNK_ROWS && counts[table] > 0) {
+        const { changes } = (await ctx.d1.prepare(sql).bind(id, PURGE_CHUNK_ROWS).run()).meta;
+        counts[table] -= changes;
+        if (changes < PURGE_CHUNK_ROWS) counts[table] = 0;
+      }
     }
   }
-  const removed = await ctx.d1.batch(
-    videos.flatMap((video) => [
-      ctx.d1.prepare("DELETE FROM videos WHERE id = ? AND purging_at IS NOT NULL").bind(video.id),
-      auditStatement(
-        ctx,
-        { action: "archival.purge", target: video.id, detail: { ...perVideo.get(video.id), reason: input.reason } },
-        { onlyIfPreviousChanged: true },
-      ),
-    ]),
-  );
-  const purged = videos.filter((_, index) => removed[index * 2].meta.changes > 0).map((video) => video.id);
-  let rows = 0;
-  for (const id of purged) {
-    const counts = perVideo.get(id) as PurgeCounts;
-    rows += counts.videos + counts.video_context + counts.memory + counts.conversations + counts.messages;
+
+  const deleted = new Set<string>();
+  for (const batch of cascadeBatches(ids, perVideo)) {
+    const results = await ctx.d1.batch(
+      batch.flatMap((group) => {
+        const entries = JSON.stringify(group.map((id) => [id, JSON.stringify({ ...perVideo.get(id), reason: input.reason })]));
+        return [
+          ctx.d1
+            .prepare(
+              `INSERT INTO keeper_audit_log (at, actor, action, target, dry_run, detail)
+               SELECT ?, ?, 'archival.purge', v.id, 0, json_extract(entry.value, '$[1]')
+               FROM json_each(?) AS entry JOIN videos v ON v.id = json_extract(entry.value, '$[0]') AND v.purging_at IS NOT NULL
+               ORDER BY entry.key
+               RETURNING target`,
+            )
+            .bind(ctx.now().getTime(), ctx.principal.actor, entries),
+          // Deletes exactly the videos just audited (same transaction, same condition), so the audit
+          // insert's RETURNING names the purged videos and this cascading DELETE returns nothing.
+          ctx.d1
+            .prepare(`DELETE FROM videos WHERE id IN (${inSet}) AND purging_at IS NOT NULL`)
+            .bind(JSON.stringify(group.map((id) => [id]))),
+        ];
+      }),
+    );
+    for (let index = 0; index < results.length; index += 2)
+      for (const row of results[index].results as { target: string }[]) deleted.add(row.target);
   }
+  // In the set's order: RETURNING promises no order of its own.
+  const purged = ids.filter((id) => deleted.has(id));
+  let rows = 0;
+  for (const id of purged) rows += 1 + childRowsOf(perVideo.get(id) as PurgeCounts);
+  const media = await deletePurgedMedia(ctx, purged);
+  return { purged, rows, ...media };
+}
+
+/**
+ * Groups of videos whose children add up to at most PURGE_CHUNK_ROWS (one cascading statement
+ * each), packed into batches of at most PURGE_BATCH_ROWS rows.
+ */
+function cascadeBatches(ids: string[], perVideo: Map<string, PurgeCounts>): string[][][] {
+  const batches: string[][][] = [];
+  let batch: string[][] = [];
+  let batchRows = 0;
+  let group: string[] = [];
+  let groupRows = 0;
+  const closeGroup = () => {
+    if (group.length === 0) return;
+    if (batchRows + groupRows > PURGE_BATCH_ROWS && batch.length > 0) {
+      batches.push(batch);
+      batch = [];
+      batchRows = 0;
+    }
+    batch.push(group);
+    batchRows += groupRows;
+    group = [];
+    groupRows = 0;
+  };
+  for (const id of ids) {
+    const rows = Math.min(childRowsOf(perVideo.get(id) as PurgeCounts), PURGE_CHUNK_ROWS);
+    if (groupRows + rows > PURGE_CHUNK_ROWS) closeGroup();
+    group.push(id);
+    groupRows += rows;
+  }
+  closeGroup();
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+}
+
+/** Files of purged videos: one listing finds who has any, then each of those in turn, a few at a time. */
+async function deletePurgedMedia(ctx: AppContext, purged: string[]): Promise<{ mediaDeleted: number; mediaErrors: number }> {
   let mediaDeleted = 0;
   let mediaErrors = 0;
-  for (const id of purged) {
-    try {
-      mediaDeleted += await deletePrefix(ctx.media, mediaPrefix(id));
-    } catch (failure) {
-      mediaErrors++;
-      ctx.logger.warn("purge left media behind", {
-        video: id,
-        error: failure instanceof Error ? failure.message : String(failure),
-      });
-    }
+  const warn = (failure: unknown, videos: string[]) =>
+    ctx.logger.warn("purge left media behind", {
+      videos,
+      error: failure instanceof Error ? failure.message : String(failure),
+    });
+  if (purged.length === 0) return { mediaDeleted, mediaErrors };
+  let withMedia: string[];
+  try {
+    withMedia = [...(await videosWithMedia(ctx.media, purged))];
+  } catch (failure) {
+    warn(failure, purged);
+    return { mediaDeleted, mediaErrors: purged.length };
   }
-  return { purged, rows, mediaDeleted, mediaErrors };
+  const queue = [...withMedia];
+  const worker = async () => {
+    for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+      try {
+        // Awaited first: `total += await …` would read the total before the wait and lose the other workers' counts.
+        const deleted = await deletePrefix(ctx.media, mediaPrefix(id));
+        mediaDeleted += deleted;
+      } catch (failure) {
+        mediaErrors++;
+        warn(failure, [id]);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PURGE_MEDIA_CONCURRENCY, queue.length) }, worker));
+  return { mediaDeleted, mediaErrors };
 }

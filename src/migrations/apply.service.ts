@@ -4,6 +4,7 @@ import { KeeperError } from "../platform/errors";
 import { findRuleViolations, tablesRuledBy } from "../videos/stored-rules";
 import { createsTable, type Migration } from "./catalog";
 import { auditLogExists, ensureLedgerTables, insertLedgerRow, recordChecksum } from "./ledger";
+import { forgetSchemaReadiness } from "./readiness.service";
 import { bundledSource, type MigrationSource, onDatabase, readState, refuseOnDrift, requireKnownVersion } from "./source";
 import { backfillChecksums } from "./status.service";
 import { type Bookmark, bookmarkAuditFields, takeTimeTravelBookmark } from "./time-travel";
@@ -116,6 +117,7 @@ export async function applyMigrations({ ctx, input, source }: { ctx: AppContext;
     }
     try {
       await target.d1.batch(statements);
+      forgetSchemaReadiness();
     } catch (error) {
       throw new KeeperError(
         "UNPROCESSABLE",

@@ -41,6 +41,23 @@ export async function checkSchemaReadiness({ ctx }: { ctx: AppContext }): Promis
 }
 
 /**
+ * How long an isolate trusts a "ready" answer before asking D1's ledger again. Only "ready" is
+ * kept: a schema that is not ready is checked on every request, so an apply takes effect at once
+ * everywhere. A schema change in this isolate (`keeper migrate apply`/`rollback` through this
+ * Worker) forgets the answer at once; one made elsewhere (another isolate, wrangler) is seen by
+ * this isolate within this bound.
+ */
+export const SCHEMA_READY_TTL_MS = 5_000;
+
+/** Per D1 binding (the database a request's env names): until when "ready" is trusted. */
+let readyUntil = new WeakMap<D1Database, number>();
+
+/** Forgets every cached "ready" of this isolate: called when this isolate applies or rolls back migrations. */
+export function forgetSchemaReadiness(): void {
+  readyUntil = new WeakMap();
+}
+
+/**
  * Data routes answer 503 schema-not-ready while D1's schema and the Worker's bundle differ, instead
  * of failing on a missing table or column (or, worse, writing around a rule that is not there yet).
  * Admin routes are not behind it, so `keeper migrate apply` can fix the state. A request without
@@ -49,9 +66,17 @@ export async function checkSchemaReadiness({ ctx }: { ctx: AppContext }): Promis
 export const requireSchemaReady = () =>
   createMiddleware<KeeperEnv>(async (c, next) => {
     const ctx = c.get("ctx");
-    if (ctx.principal.scopes.length > 0) {
+    const now = ctx.now().getTime();
+    const until = readyUntil.get(ctx.env.DB);
+    // A clock that went back past when the answer was cached does not extend it.
+    const trusted = until !== undefined && until > now && until - SCHEMA_READY_TTL_MS <= now;
+    if (ctx.principal.scopes.length > 0 && !trusted) {
+      // The map as it was before the ledger was read: if this isolate changes the schema meanwhile,
+      // the answer lands in the forgotten map, not the current one.
+      const cache = readyUntil;
       const readiness = await checkSchemaReadiness({ ctx });
-      if (!readiness.ready) {
+      if (readiness.ready) cache.set(ctx.env.DB, now + SCHEMA_READY_TTL_MS);
+      else {
         const behind = readiness.pending.length > 0 ? `${readiness.pending.length} migration(s) pending` : "";
         const ahead =
           readiness.unknown_applied.length > 0

@@ -3,6 +3,7 @@ import type { AppContext } from "../platform/context";
 import { KeeperError } from "../platform/errors";
 import type { PlannedStep } from "./apply.service";
 import { auditLogExists, deleteChecksum, deleteLedgerRow, ensureLedgerTables } from "./ledger";
+import { forgetSchemaReadiness } from "./readiness.service";
 import { bundledSource, type MigrationSource, onDatabase, readState, refuseOnDrift, requireKnownVersion } from "./source";
 import { backfillChecksums } from "./status.service";
 import { type Bookmark, bookmarkAuditFields, takeTimeTravelBookmark } from "./time-travel";
@@ -127,6 +128,7 @@ export async function rollbackMigrations({
     }
     try {
       await target.d1.batch(statements);
+      forgetSchemaReadiness();
     } catch (error) {
       throw new KeeperError(
         "UNPROCESSABLE",

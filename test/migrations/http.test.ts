@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
+import { forgetSchemaReadiness, SCHEMA_READY_TTL_MS } from "../../src/migrations/readiness.service";
 import { resetDatabase } from "../../src/migrations/scratch-schema";
 import { tokens } from "../support/http";
 import { applyLikeWrangler, latestShipped, ledgerNames, schemaText, shipped } from "./support";
@@ -34,9 +35,10 @@ function standInCloudflare(answer: () => Response) {
 async function send(
   method: string,
   path: string,
-  options: { body?: unknown; token?: keyof typeof tokens | null; fetch?: typeof fetch; secrets?: boolean } = {},
+  options: { body?: unknown; token?: keyof typeof tokens | null; fetch?: typeof fetch; secrets?: boolean; now?: number } = {},
 ) {
-  const app = createApp({ now: () => new Date("2026-11-20T10:00:00.000Z"), fetch: options.fetch });
+  const at = options.now ?? Date.parse("2026-11-20T10:00:00.000Z");
+  const app = createApp({ now: () => new Date(at), fetch: options.fetch });
   const headers: Record<string, string> = {};
   const token = options.token === undefined ? "admin" : options.token;
   if (token) headers.Authorization = `Bearer ${tokens[token]}`;
@@ -73,6 +75,9 @@ async function auditRows() {
 }
 
 beforeEach(async () => {
+  // Rebuilding the database behind the Worker's back is a schema change made elsewhere: the
+  // isolate's cached "ready" would be trusted for up to SCHEMA_READY_TTL_MS.
+  forgetSchemaReadiness();
   await resetDatabase(db());
   await applyLikeWrangler(db(), env.TEST_MIGRATIONS.slice(0, 1));
 });
@@ -333,6 +338,35 @@ describe("schema readiness", () => {
     expect((await send("POST", "/admin/migrations/apply", { body: {} })).status).toBe(200);
     expect((await send("GET", "/v1/videos", { token: "read" })).status).toBe(200);
     expect((await send("GET", "/admin/status", { token: "read" })).body.schema).toMatchObject({ ready: true, pending_count: 0 });
+  });
+
+  it("a rollback through this isolate answers 503 on the very next data request", async () => {
+    await applyLikeWrangler(db(), env.TEST_MIGRATIONS);
+    expect((await send("GET", "/v1/videos", { token: "read" })).status).toBe(200);
+    const rollback = await send("POST", "/admin/migrations/rollback", { body: { confirm: true } });
+    expect(rollback.status, JSON.stringify(rollback.body)).toBe(200);
+    expect(rollback.body.rolled_back).toEqual([latestShipped]);
+    // Same instant as the cached "ready": only the rollback's own invalidation can make this 503.
+    const refused = await send("GET", "/v1/videos", { token: "read" });
+    expect(refused.status).toBe(503);
+    expect(refused.body).toMatchObject({ pending: [latestShipped] });
+    expect((await send("POST", "/admin/migrations/apply", { body: {} })).status).toBe(200);
+    expect((await send("GET", "/v1/videos", { token: "read" })).status).toBe(200);
+  });
+
+  it("a schema change made elsewhere is seen within SCHEMA_READY_TTL_MS; not ready is never cached", async () => {
+    await applyLikeWrangler(db(), env.TEST_MIGRATIONS);
+    const t0 = Date.parse("2026-11-21T10:00:00.000Z");
+    expect((await send("GET", "/v1/videos", { token: "read", now: t0 })).status).toBe(200);
+    // Another isolate (or wrangler) rolls the ledger back: this isolate does not hear of it.
+    await db().prepare("DELETE FROM d1_migrations WHERE name = ?").bind(latestShipped).run();
+    expect((await send("GET", "/v1/videos", { token: "read", now: t0 + SCHEMA_READY_TTL_MS - 1 })).status).toBe(200);
+    expect((await send("GET", "/v1/videos", { token: "read", now: t0 + SCHEMA_READY_TTL_MS })).status).toBe(503);
+    // A clock set back before the cached answer does not make it trusted again.
+    expect((await send("GET", "/v1/videos", { token: "read", now: t0 - 1000 })).status).toBe(503);
+    // Fixed elsewhere: the next request sees it, since only "ready" is kept.
+    await db().prepare("INSERT INTO d1_migrations (name) VALUES (?)").bind(latestShipped).run();
+    expect((await send("GET", "/v1/videos", { token: "read", now: t0 + SCHEMA_READY_TTL_MS })).status).toBe(200);
   });
 
   it("a database ahead of the Worker (a migration it does not know) is not ready either", async () => {
