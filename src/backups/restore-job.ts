@@ -1,4 +1,5 @@
 import { NonRetryableError } from "cloudflare:workflows";
+import { BudgetExhausted } from "../maintenance/budget";
 import type { JobDefinition, JobSlice, StepContext } from "../maintenance/job-runtime";
 import { acquireLease, releaseLease, renewLease } from "../maintenance/lease";
 import type { RunCounts } from "../maintenance/runs";
@@ -268,7 +269,12 @@ async function applyBatch(ctx: StepContext, state: RestoreState, manifest: Manif
   const batch: D1PreparedStatement[] = [target.prepare("PRAGMA defer_foreign_keys = on")];
   let bytes = 0;
   let rows = 0;
-  while (bytes < BATCH_BYTES && state.position.object < manifest.objects.length) {
+  // Each object the batch reads from is one R2 call; the batch itself one query.
+  while (
+    bytes < BATCH_BYTES &&
+    state.position.object < manifest.objects.length &&
+    ctx.meter.hasRoom({ queries: 1, r2Calls: 1 })
+  ) {
     const index = state.position.object;
     for await (const statement of objectStatements(
       ctx,
@@ -357,7 +363,8 @@ async function applySome(ctx: StepContext, state: RestoreState): Promise<Restore
       else await applyTables(ctx, current, manifest, target);
       current.failures = 0;
     } catch (error) {
-      if (error instanceof NonRetryableError) throw error;
+      // Out of budget is not the target failing: the run fails as any job that misjudged a unit does.
+      if (error instanceof NonRetryableError || error instanceof BudgetExhausted) throw error;
       current = JSON.parse(before) as RestoreState;
       current.failures++;
       ctx.logger.warn("restore unit failed", { phase: current.phase, attempt: current.failures, error: messageOf(error) });
@@ -499,7 +506,7 @@ async function stoppingCleanly<T>(ctx: AppContext, state: RestoreState, work: ()
   try {
     return await work();
   } catch (error) {
-    if (error instanceof NonRetryableError) await giveScratchLeaseBack(ctx, state);
+    if (error instanceof NonRetryableError || error instanceof BudgetExhausted) await giveScratchLeaseBack(ctx, state);
     throw error;
   }
 }

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { zstdDecompressSync } from "node:zlib";
 import { backupJobDefinition } from "../../src/backups/backup-job";
 import { restoreJobDefinition } from "../../src/backups/restore-job";
+import type { BudgetLimits } from "../../src/maintenance/budget";
 import { at, atUntilDone } from "../archival/support";
 import { runLocally, waitForRun } from "../support/jobs";
 
@@ -85,7 +86,7 @@ export async function restoreWith(
   id: string,
   body: { target?: "scratch" | "main"; tables?: string[]; force?: boolean; confirm?: boolean },
   bindings: Partial<Env>,
-  options: { beforeStep?: (name: string) => Promise<void> } = {},
+  options: { beforeStep?: (name: string) => Promise<void>; budget?: BudgetLimits } = {},
 ) {
   const local = await runLocally({
     definition: restoreJobDefinition,
@@ -99,6 +100,7 @@ export async function restoreWith(
     bindings: { ...env, ...bindings },
     now,
     beforeStep: options.beforeStep,
+    budget: options.budget,
   });
   const counts = JSON.parse(local.run?.counts ?? "null") as Record<string, unknown> | null;
   return { ...local, counts };

@@ -1,0 +1,74 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { digestTable } from "../../src/backups/digest";
+import { introspect } from "../../src/backups/introspect";
+import { seedContext, seedConversation, seedVideo } from "../support/factories";
+import { appTables, backupNow, restoreWith } from "./support";
+
+async function seedSome(n: number) {
+  for (let i = 0; i < n; i++) {
+    const video = await seedVideo({ tags: ["t"] });
+    await seedContext(video.id, { timestamp: i });
+    if (i % 3 === 0) await seedConversation(video.id, { messages: 3 });
+  }
+}
+
+async function digests(d1: D1Database) {
+  const tables = (await introspect(d1)).tables.filter((t) => appTables.includes(t.name));
+  return Object.fromEntries(await Promise.all(tables.map(async (t) => [t.name, await digestTable(d1, t)] as const)));
+}
+
+/** SCRATCH_DB whose n-th batch is written and then reported failed: the commit happened, the caller never hears of it. */
+function committingThenFailing(d1: D1Database, failOn: number) {
+  let batches = 0;
+  return new Proxy(d1, {
+    get(target, property) {
+      const value = Reflect.get(target, property);
+      if (typeof value !== "function") return value;
+      if (property !== "batch") return value.bind(target);
+      return async (statements: D1PreparedStatement[]) => {
+        batches++;
+        const result = await target.batch(statements);
+        if (batches === failOn) throw new Error("the connection dropped after the commit (injected)");
+        return result;
+      };
+    },
+  });
+}
+
+describe("the restore job", () => {
+  it("spreads check, apply and verify over many steps when the budget is small, and ends equal to the source", async () => {
+    await seedSome(12);
+    const backup = await backupNow();
+    const local = await restoreWith(
+      backup.id,
+      { target: "scratch", force: true },
+      {},
+      { budget: { queries: 45, r2Calls: 3, wallMs: 25_000 } },
+    );
+    expect(local.run?.status, local.run?.error ?? "").toBe("succeeded");
+    expect(local.counts).toMatchObject({ verified: true, max_queries_per_step: expect.any(Number) });
+    expect(Number(local.counts?.max_r2_calls_per_step)).toBeLessThanOrEqual(3);
+    expect(Number(local.counts?.max_queries_per_step)).toBeLessThanOrEqual(45);
+    expect(local.steps.length).toBeGreaterThan(8);
+    expect(await digests(env.SCRATCH_DB)).toEqual(await digests(env.DB));
+  });
+
+  it("a batch that was committed but reported failed is not written twice: the step resumes from the target's own position", async () => {
+    await seedSome(4);
+    const backup = await backupNow();
+    // Batch 1 is the schema, batch 2 the first rows (with the position after them).
+    const local = await restoreWith(
+      backup.id,
+      { target: "scratch", force: true },
+      { SCRATCH_DB: committingThenFailing(env.SCRATCH_DB, 2) },
+    );
+    expect(local.run?.status, local.run?.error ?? "").toBe("succeeded");
+    expect(local.counts?.verified).toBe(true);
+    expect(await digests(env.SCRATCH_DB)).toEqual(await digests(env.DB));
+    const leftover = await env.SCRATCH_DB.prepare(
+      "SELECT count(*) AS n FROM sqlite_schema WHERE name = 'keeper_restore_position'",
+    ).first<{ n: number }>();
+    expect(leftover?.n).toBe(0);
+  });
+});
