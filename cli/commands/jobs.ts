@@ -71,7 +71,10 @@ export function reportRun(output: OutputOptions, run: JobRun): void {
       ...(hint && !run.error?.includes(hint) ? ([["hint", hint]] as [string, unknown][]) : []),
     ]),
   );
-  if (run.status !== "succeeded") throw new CliError(`job ${run.id} ${run.status}${run.error ? `: ${run.error}` : ""}`);
+  if (run.status === "succeeded") return;
+  // With --json the run just printed is the one document on stdout; it says what went wrong.
+  if (output.json) process.exitCode = 1;
+  else throw new CliError(`job ${run.id} ${run.status}${run.error ? `: ${run.error}` : ""}`);
 }
 
 /**
