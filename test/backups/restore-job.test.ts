@@ -2,8 +2,9 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { digestTable } from "../../src/backups/digest";
 import { introspect } from "../../src/backups/introspect";
+import { at } from "../archival/support";
 import { seedContext, seedConversation, seedVideo } from "../support/factories";
-import { appTables, backupNow, restoreWith } from "./support";
+import { appTables, backupNow, now, restoreWith } from "./support";
 
 async function seedSome(n: number) {
   for (let i = 0; i < n; i++) {
@@ -70,5 +71,24 @@ describe("the restore job", () => {
       "SELECT count(*) AS n FROM sqlite_schema WHERE name = 'keeper_restore_position'",
     ).first<{ n: number }>();
     expect(leftover?.n).toBe(0);
+  });
+
+  it("is refused (423) while another restore runs, and while a job the matrix names runs — into SCRATCH_DB too", async () => {
+    await seedSome(1);
+    const backup = await backupNow();
+    for (const lease of ["backups.restore", "backups.create"]) {
+      await env.DB.prepare("INSERT INTO keeper_leases (name, holder, acquired_at, expires_at) VALUES (?, 'elsewhere', ?, ?)")
+        .bind(lease, now, now + 3_600_000)
+        .run();
+      const refused = await at(now, "POST", `/admin/backups/${backup.id}/restore`, { body: { target: "scratch", force: true } });
+      expect(refused.status, `while ${lease} is held`).toBe(423);
+      await env.DB.prepare("DELETE FROM keeper_leases WHERE holder = 'elsewhere'").run();
+    }
+    const runs = await env.DB.prepare(
+      "SELECT count(*) AS n FROM keeper_job_runs WHERE job = 'backups.restore' AND status = 'running'",
+    ).first<{
+      n: number;
+    }>();
+    expect(runs?.n).toBe(0);
   });
 });
