@@ -86,43 +86,46 @@ async function* statementsFrom(
   object: ManifestObject,
   from: StatementPosition,
 ): AsyncGenerator<PositionedStatement> {
-  let pending = new Uint8Array(0);
+  let pending: Uint8Array = new Uint8Array(0);
   const decoder = new TextDecoder();
   const assembler = new StatementAssembler();
-  let lineParts: Uint8Array[] = [];
+  // Bytes after the last newline so far: the start of a line the next frame ends.
+  let carry: Uint8Array = new Uint8Array(0);
   for (let frame = from.frame; frame < object.frames.length; frame++) {
     while (pending.byteLength < object.frames[frame]) {
       const { done, value } = await reader.read();
       if (done) throw new KeeperError("UNPROCESSABLE", `Backup object ${object.key} is shorter than its manifest says`);
-      const joined = new Uint8Array(pending.byteLength + value.byteLength);
-      joined.set(pending);
-      joined.set(value, pending.byteLength);
-      pending = joined;
+      pending = joinBytes([pending, value]);
     }
     const sql = new Uint8Array(zstdDecompressSync(pending.subarray(0, object.frames[frame])));
     pending = pending.slice(object.frames[frame]);
-    let lineStart = frame === from.frame ? from.offset : 0;
-    for (let at = sql.indexOf(NEWLINE, lineStart); at !== -1; at = sql.indexOf(NEWLINE, lineStart)) {
-      lineParts.push(sql.subarray(lineStart, at));
-      lineStart = at + 1;
-      const line = decoder.decode(joinBytes(lineParts));
-      lineParts = [];
-      const statement = assembler.push(line);
-      if (statement !== null)
-        yield {
-          sql: statement,
-          next: lineStart < sql.byteLength ? { frame, offset: lineStart } : { frame: frame + 1, offset: 0 },
-        };
+    const start = frame === from.frame ? from.offset : 0;
+    const text = carry.byteLength > 0 ? joinBytes([carry, sql.subarray(start)]) : sql.subarray(start);
+    // Where text[0] is in this frame's bytes (before its start when a line carried over).
+    const base = start - carry.byteLength;
+    const last = text.lastIndexOf(NEWLINE);
+    if (last === -1) {
+      carry = text.slice();
+      continue;
     }
-    if (lineStart < sql.byteLength) lineParts.push(sql.slice(lineStart));
+    // One decode for all complete lines: a newline byte is never part of a multi-byte character,
+    // so the n-th line of the text ends at the n-th newline byte.
+    let newline = -1;
+    for (const line of decoder.decode(text.subarray(0, last)).split("\n")) {
+      newline = text.indexOf(NEWLINE, newline + 1);
+      const statement = assembler.push(line);
+      if (statement === null) continue;
+      const end = base + newline + 1;
+      yield { sql: statement, next: end < sql.byteLength ? { frame, offset: end } : { frame: frame + 1, offset: 0 } };
+    }
+    carry = text.slice(last + 1);
   }
-  if (lineParts.length > 0) assembler.push(decoder.decode(joinBytes(lineParts)));
-  const last = assembler.rest();
-  if (last !== null) yield { sql: last, next: { frame: object.frames.length, offset: 0 } };
+  if (carry.byteLength > 0) assembler.push(decoder.decode(carry));
+  const rest = assembler.rest();
+  if (rest !== null) yield { sql: rest, next: { frame: object.frames.length, offset: 0 } };
 }
 
 function joinBytes(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
   const joined = new Uint8Array(parts.reduce((sum, part) => sum + part.byteLength, 0));
   let at = 0;
   for (const part of parts) {

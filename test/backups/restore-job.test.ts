@@ -2,9 +2,12 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { digestTable } from "../../src/backups/digest";
 import { introspect } from "../../src/backups/introspect";
+import { OBJECT_START, objectStatements, type StatementPosition } from "../../src/backups/object-statements";
+import { parseConfig } from "../../src/platform/config";
+import { createContext } from "../../src/platform/context";
 import { at } from "../archival/support";
 import { seedContext, seedConversation, seedVideo } from "../support/factories";
-import { appTables, backupNow, now, restoreWith } from "./support";
+import { appTables, backupNow, manifestOf, now, objectSql, restoreWith, statementsOf } from "./support";
 
 async function seedSome(n: number) {
   for (let i = 0; i < n; i++) {
@@ -90,5 +93,42 @@ describe("the restore job", () => {
       n: number;
     }>();
     expect(runs?.n).toBe(0);
+  });
+
+  it("an object read from any statement's position gives exactly the statements after it, across frames and multi-byte text", async () => {
+    const video = await seedVideo();
+    for (let i = 0; i < 60; i++) await seedContext(video.id, { timestamp: i, data: { description: `ü界${"é界".repeat(400)}${i}` } });
+    const backup = await backupNow();
+    const manifest = await manifestOf(backup.id);
+    const object = manifest.objects.find((o: { table: string | null }) => o.table === "video_context");
+    expect(object.frames.length).toBeGreaterThan(2);
+    const ctx = createContext(
+      env,
+      parseConfig(env as unknown as Record<string, unknown>),
+      {},
+      {
+        requestId: "t",
+        principal: { actor: "test", scopes: ["admin"] },
+      },
+    );
+    const etag = ((await env.BACKUPS.head(object.key)) as R2Object).etag;
+    const all: { sql: string; next: StatementPosition }[] = [];
+    for await (const statement of objectStatements(ctx, object, etag, OBJECT_START)) all.push(statement);
+    expect(all.map((s) => s.sql).join("\n")).toBe(
+      statementsOf(await objectSql([object]))
+        .map((s) => s.replace(/\n$/, ""))
+        .join("\n"),
+    );
+    const midFrame = all.filter((s) => s.next.offset > 0 && s.next.frame > 0);
+    expect(midFrame.length).toBeGreaterThan(0);
+    for (const [index, statement] of all.entries()) {
+      const rest: string[] = [];
+      for await (const after of objectStatements(ctx, object, etag, statement.next)) rest.push(after.sql);
+      expect(rest, `after statement ${index}`).toEqual(all.slice(index + 1).map((s) => s.sql));
+    }
+    await env.BACKUPS.put(object.key, "changed");
+    await expect(async () => {
+      for await (const _ of objectStatements(ctx, object, etag, OBJECT_START));
+    }).rejects.toThrow(/changed after it was checked/);
   });
 });
