@@ -97,7 +97,8 @@ describe("the restore job", () => {
 
   it("an object read from any statement's position gives exactly the statements after it, across frames and multi-byte text", async () => {
     const video = await seedVideo();
-    for (let i = 0; i < 60; i++) await seedContext(video.id, { timestamp: i, data: { description: `ü界${"é界".repeat(400)}${i}` } });
+    for (let i = 0; i < 60; i++)
+      await seedContext(video.id, { timestamp: i, data: { description: `ü界${"é界".repeat(400)}${i}` } });
     const backup = await backupNow();
     const manifest = await manifestOf(backup.id);
     const object = manifest.objects.find((o: { table: string | null }) => o.table === "video_context");
