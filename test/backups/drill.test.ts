@@ -1,9 +1,10 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { jobsByCron } from "../../src/maintenance/jobs";
 import { dispatchScheduled } from "../../src/maintenance/scheduled";
 import { parseConfig } from "../../src/platform/config";
+import { deletePrefix } from "../../src/platform/r2";
 import { at } from "../archival/support";
 import { seedContext, seedVideo } from "../support/factories";
 import { leaseOf, waitForRun } from "../support/jobs";
@@ -25,7 +26,11 @@ const fireDaily = (now: number) =>
   });
 
 describe("the restore drill as a Workflow", () => {
-  // First in this file: the bucket holds no backup yet.
+  // The drill takes the newest backup in the bucket: each test starts from an empty one.
+  beforeEach(async () => {
+    await deletePrefix(env.BACKUPS, "backups/");
+  });
+
   it("by hand: 202 with the run; with no backup yet it succeeds saying so; while SCRATCH_DB is held it fails clearly", async () => {
     const now = Date.UTC(2035, 0, 1);
     const empty = await at(now, "POST", "/admin/backups/drill");
