@@ -1204,16 +1204,84 @@ export interface components {
             };
         };
         PolicyRunResult: {
-            dryRun: boolean;
-            plan?: {
-                [key: string]: unknown;
-            };
-            run?: {
-                [key: string]: unknown;
-            };
+            /** @enum {boolean} */
+            dryRun: true;
+            plan: components["schemas"]["PolicyStatus"];
+        } | {
+            /** @enum {boolean} */
+            dryRun: false;
+            run: components["schemas"]["JobRun"];
             /** @description false: the job was already running; `run` is that run */
-            started?: boolean;
+            started: boolean;
         };
+        PolicyStatus: {
+            policy: components["schemas"]["RetentionPolicy"];
+            now: string;
+            purge: {
+                enabled: boolean;
+                videos: number;
+                video_ids: string[];
+                default_cutoff: string;
+            };
+            archive: {
+                enabled: boolean;
+                conversations: number;
+                cutoff: string;
+            };
+            cleanup: {
+                enabled: boolean;
+                orphan_rows: {
+                    messages: number;
+                    conversations: number;
+                    memory: number;
+                    video_context: number;
+                };
+                orphan_media_videos: string[];
+                orphan_media_keys: number;
+            };
+            optimize: {
+                enabled: boolean;
+            };
+            /** @description The last retention run, or null */
+            last_run: components["schemas"]["JobRun"] | null;
+        };
+        RetentionPolicy: {
+            archiveDays: number;
+            deleteDays: number;
+            categories: {
+                [key: string]: {
+                    deleteDays: number;
+                };
+            };
+            archive: boolean;
+            purge: boolean;
+            cleanup: boolean;
+            optimize: boolean;
+        };
+        JobRun: {
+            id: number;
+            job: string;
+            /** @enum {string} */
+            trigger: "cron" | "manual";
+            actor: string;
+            /** @enum {string} */
+            status: "running" | "succeeded" | "partial" | "failed" | "skipped" | "cancelled";
+            started_at: string;
+            finished_at: string | null;
+            counts: {
+                [key: string]: number | string | boolean | null;
+            } | null;
+            error: string | null;
+            instance_id: string | null;
+            progress: components["schemas"]["JobProgress"];
+        };
+        JobProgress: {
+            steps: number;
+            done: number;
+            total: number | null;
+            unit: string;
+            phase: string;
+        } | null;
         ArchivedConversation: {
             conversation_id: string;
             video_id: string;
@@ -1258,30 +1326,6 @@ export interface components {
                 keys: number;
             };
         };
-        JobRun: {
-            id: number;
-            job: string;
-            /** @enum {string} */
-            trigger: "cron" | "manual";
-            actor: string;
-            /** @enum {string} */
-            status: "running" | "succeeded" | "partial" | "failed" | "skipped" | "cancelled";
-            started_at: string;
-            finished_at: string | null;
-            counts: {
-                [key: string]: unknown;
-            } | null;
-            error: string | null;
-            instance_id: string | null;
-            progress: components["schemas"]["JobProgress"];
-        };
-        JobProgress: {
-            steps: number;
-            done: number;
-            total: number | null;
-            unit: string;
-            phase: string;
-        } | null;
         BackupSummary: {
             id: string;
             created_at: string;
@@ -1293,6 +1337,82 @@ export interface components {
             sql_bytes: number;
             duration_ms: number;
             bookmark: string | null;
+            /** @description The latest verify or drill of this backup; null: never checked */
+            last_check: components["schemas"]["BackupCheck"] | null;
+        };
+        BackupCheck: {
+            /**
+             * @description verify: `keeper backup verify`; drill: a restore drill
+             * @enum {string}
+             */
+            kind: "verify" | "drill";
+            at: string;
+            ok: boolean;
+            /** @description How many problems the check found */
+            problems: number;
+            /** @description The first problems found, or null when there were none */
+            summary: string | null;
+        };
+        BackupManifest: {
+            /** @enum {string} */
+            format: "d1-keeper/sql-zstd@2";
+            id: string;
+            created_at: string;
+            finished_at: string;
+            duration_ms: number;
+            invocations: number;
+            schema_version: string | null;
+            /** @description D1 Time Travel bookmark taken when the backup started, or why none was */
+            bookmark: {
+                /** @enum {boolean} */
+                taken: true;
+                bookmark: string;
+                database_id: string;
+            } | {
+                /** @enum {boolean} */
+                taken: false;
+                reason: string;
+            };
+            /** @enum {string} */
+            compression: "zstd";
+            tables: components["schemas"]["BackupTable"][];
+            objects: components["schemas"]["BackupObject"][];
+            totals: {
+                rows: number;
+                bytes: number;
+                sql_bytes: number;
+            };
+            excluded_tables: string[];
+            restore_hint: string;
+        };
+        BackupTable: {
+            name: string;
+            rows: number;
+            /** @description sha256 over the sha256 of each 5,000-row page, in rowid order; a page's is the sha256 of its rows' exact literals */
+            sha256: string;
+            columns: string[];
+            /** @description The column that is the rowid, or null when the dump writes `rowid` itself */
+            rowid_alias: string | null;
+            /** @description Tables its foreign keys reference */
+            parents: string[];
+            /** @description Largest rowid when the backup started (null: empty); rows above it were not read */
+            high_water: string | null;
+            /** @description Its sqlite_sequence value when the backup started, or null */
+            sequence: string | null;
+        };
+        BackupObject: {
+            key: string;
+            /** @enum {string} */
+            kind: "schema" | "data" | "sequence" | "extras";
+            table: string | null;
+            rows: number;
+            /** @description Compressed bytes, as stored */
+            bytes: number;
+            /** @description Uncompressed SQL bytes */
+            sql_bytes: number;
+            sha256: string;
+            /** @description Compressed length of each zstd frame (≤ 32 KB of SQL each), for frame-by-frame reading */
+            frames: number[];
         };
         RestorePlan: {
             id: string;
@@ -1312,21 +1432,185 @@ export interface components {
             }[];
             rows: number;
         };
+        BackupPruneResult: {
+            dryRun: boolean;
+            /** @description The rules applied: the request's, or BACKUP_KEEP_* and the defaults */
+            rules: {
+                /** @description Keep every backup younger than this many days (the seed's --keep-days) */
+                keepDays?: number;
+                /** @description Keep the newest N backups */
+                keepLast?: number;
+                /** @description Keep the newest backup of each of the last N days that have one */
+                daily?: number;
+                /** @description … of each of the last N ISO weeks */
+                weekly?: number;
+                /** @description … of each of the last N months */
+                monthly?: number;
+            };
+            keep: {
+                id: string;
+                why: string[];
+            }[];
+            /** @description Complete backups no rule keeps */
+            delete: string[];
+            /** @description Leftovers of failed runs (no manifest, older than two days) */
+            incomplete: string[];
+            /** @description What this call deleted (none on a dry run) */
+            deleted: string[];
+        };
         HealthReport: {
             time: string;
             score: number;
             /** @enum {string} */
             status: "healthy" | "warning" | "critical";
-            checks: {
-                name: string;
-                ok: boolean;
-                penalty: number;
-                detail: string;
-                /** @enum {string} */
-                source: "seed" | "keeper";
+            checks: components["schemas"]["HealthCheck"][];
+            facts: {
+                integrityOk: boolean;
+                foreignKeysOn: boolean;
+                orphanedMemory: number;
+                orphanedContext: number;
+                slowQueries24h: number;
+                lastGoodBackupAgeHours: number | null;
+                failedRuns24h: number;
+                daysUntilLimit: number | null;
+                hotQueryFullScans: number;
+                apiRuleViolations: number;
+                pendingMigrations: number;
+                unknownAppliedMigrations: number;
+            };
+            schema: {
+                ready: boolean;
+                pending: string[];
+                unknown_applied: string[];
+                summary: string;
+            };
+            size: components["schemas"]["Size"];
+            growth: components["schemas"]["Growth"];
+            binding: components["schemas"]["BindingCheck"];
+            snapshot: {
+                at: string;
+                quick_check: string[];
+                /** @description Per table name */
+                foreign_key_violations: {
+                    [key: string]: number;
+                };
+            } | null;
+        };
+        HealthCheck: {
+            name: string;
+            ok: boolean;
+            penalty: number;
+            detail: string;
+            /** @enum {string} */
+            source: "seed" | "keeper";
+        };
+        Size: {
+            bytes: number;
+            limit_bytes: number;
+            /** @description Exact rows per table at the last snapshot */
+            row_counts: {
+                [key: string]: number;
+            } | null;
+            counted_at: string | null;
+        };
+        Growth: {
+            bytes_per_day_last_day: number | null;
+            bytes_per_day_last_week: number | null;
+            limit_bytes: number;
+            days_until_limit: number | null;
+        };
+        BindingCheck: {
+            round_trip_ms: number;
+            duration_ms: number | null;
+            size_bytes: number | null;
+            served_by_region: string | null;
+            served_by_primary: boolean | null;
+            note: string;
+        };
+        SizeReport: components["schemas"]["Size"] & {
+            growth: components["schemas"]["Growth"];
+        };
+        GrowthReport: components["schemas"]["Growth"] & {
+            current_bytes: number;
+            points: {
+                at: string;
+                size_bytes: number;
             }[];
-        } & {
-            [key: string]: unknown;
+        };
+        IntegrityCheck: {
+            quick_check: string[];
+            ok: boolean;
+            /** @description Per table name */
+            foreign_key_violations: {
+                [key: string]: number;
+            };
+            invariants: {
+                videos_overdue_for_purge: number;
+                conversations_active_before_created: number;
+                api_rule_violations: number;
+            };
+            broken_rules: {
+                rule: string;
+                /** @enum {string} */
+                table: "videos" | "video_context" | "memory" | "conversations" | "messages";
+                column: string;
+                count: number;
+                /** @description Ids of a few offending rows */
+                examples: (string | number)[];
+            }[];
+            note: string;
+        };
+        IndexReport: {
+            indexes: {
+                name: string;
+                table: string;
+                columns: string[];
+                used_by_hot_queries: boolean;
+            }[];
+            hot_queries: {
+                name: string;
+                plan: string[];
+                full_scan: boolean;
+                temp_sort: boolean;
+            }[];
+            full_scans: number;
+            note: string;
+        };
+        QueryStatistic: {
+            /** @description Normalized SQL (literals replaced by ?) */
+            statement: string;
+            calls: number;
+            mean_ms: number;
+            p50_ms_at_most: number;
+            p95_ms_at_most: number;
+            max_ms: number;
+            rows_read: number;
+            rows_written: number;
+            rows_returned: number;
+            rows_read_per_row_returned: number;
+            slow_calls: number;
+            buckets: {
+                le_5: number;
+                le_25: number;
+                le_100: number;
+                le_250: number;
+                le_1000: number;
+                le_inf: number;
+            };
+        };
+        SlowQuery: {
+            at: string;
+            statement: string;
+            duration_ms: number;
+            rows_read: number;
+            rows_returned: number;
+            reason: string;
+        };
+        DeliveryResult: {
+            url: string;
+            ok: boolean;
+            status: number | null;
+            attempts: number;
         };
     };
     responses: never;
@@ -3958,9 +4242,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["PolicyStatus"];
                 };
             };
             /** @description Malformed request: bad JSON or invalid UTF-8 in the body, a bad query or path parameter, or a query parameter the operation does not declare (each named in `errors`) */
@@ -4329,9 +4611,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BackupManifest"];
                 };
             };
             /** @description Malformed request: bad JSON or invalid UTF-8 in the body, a bad query or path parameter, or a query parameter the operation does not declare (each named in `errors`) */
@@ -4487,6 +4767,8 @@ export interface operations {
                         objects: number;
                         rows: number;
                         problems: string[];
+                        /** @description When this outcome was recorded (the backup list shows the latest) */
+                        checked_at: string;
                     };
                 };
             };
@@ -4748,9 +5030,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BackupPruneResult"];
                 };
             };
             /** @description Malformed request: bad JSON or invalid UTF-8 in the body, a bad query or path parameter, or a query parameter the operation does not declare (each named in `errors`) */
@@ -4990,9 +5270,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SizeReport"];
                 };
             };
             /** @description Malformed request: bad JSON or invalid UTF-8 in the body, a bad query or path parameter, or a query parameter the operation does not declare (each named in `errors`) */
@@ -5050,9 +5328,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["GrowthReport"];
                 };
             };
             /** @description Malformed request: bad JSON or invalid UTF-8 in the body, a bad query or path parameter, or a query parameter the operation does not declare (each named in `errors`) */
@@ -5110,9 +5386,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["IntegrityCheck"];
                 };
             };
             /** @description Malformed request: bad JSON or invalid UTF-8 in the body, a bad query or path parameter, or a query parameter the operation does not declare (each named in `errors`) */
@@ -5170,9 +5444,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["IndexReport"];
                 };
             };
             /** @description Malformed request: bad JSON or invalid UTF-8 in the body, a bad query or path parameter, or a query parameter the operation does not declare (each named in `errors`) */
@@ -5230,9 +5502,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BindingCheck"];
                 };
             };
             /** @description Malformed request: bad JSON or invalid UTF-8 in the body, a bad query or path parameter, or a query parameter the operation does not declare (each named in `errors`) */
@@ -5294,9 +5564,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: {
-                            [key: string]: unknown;
-                        }[];
+                        items: components["schemas"]["QueryStatistic"][];
                     };
                 };
             };
@@ -5359,9 +5627,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: {
-                            [key: string]: unknown;
-                        }[];
+                        items: components["schemas"]["SlowQuery"][];
                     };
                 };
             };
@@ -5420,9 +5686,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["JobRun"];
                 };
             };
             /** @description Malformed request: bad JSON or invalid UTF-8 in the body, a bad query or path parameter, or a query parameter the operation does not declare (each named in `errors`) */
@@ -5491,9 +5755,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         urls: number;
-                        results: {
-                            [key: string]: unknown;
-                        }[];
+                        results: components["schemas"]["DeliveryResult"][];
                     };
                 };
             };

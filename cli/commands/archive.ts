@@ -1,10 +1,14 @@
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
+import type { components } from "../../client/keeper-api.ts";
 import type { ApiClient } from "../client.ts";
+import { CliError } from "../client.ts";
 import { confirmOrExit } from "../confirm.ts";
 import type { CommandContext } from "../keeper.ts";
 import { emit, keyValues, progress, table } from "../output.ts";
-import { followStartedJob, type JobRun } from "./jobs.ts";
+import { followStartedJob } from "./jobs.ts";
+
+type PolicyRunResult = components["schemas"]["PolicyRunResult"];
 
 /**
  * `keeper archive …`: the seed's archival_cli.py over the admin API.
@@ -27,10 +31,6 @@ function limit(value: string): number {
   return parsed;
 }
 
-// For responses the API declares only as objects (their fields are not in the contract yet).
-// biome-ignore lint/suspicious/noExplicitAny: shapes are printed, not computed with
-type Loose = Record<string, any>;
-
 export function registerArchive(program: Command, context: CommandContext) {
   const archive = program.command("archive").description("Soft delete, purge, archival and retention policies");
   const call = <D>(pending: (api: ApiClient["api"]) => Promise<{ data?: D; error?: unknown; response: Response }>) => {
@@ -45,7 +45,7 @@ export function registerArchive(program: Command, context: CommandContext) {
     .option("--delete-days <n>", "purge window to evaluate", days)
     .action(async (options: { archiveDays?: number; deleteDays?: number }) => {
       const query = { archive_days: options.archiveDays, delete_days: options.deleteDays };
-      const status: Loose = await call((api) => api.GET("/admin/archival/status", { params: { query } }));
+      const status = await call((api) => api.GET("/admin/archival/status", { params: { query } }));
       emit(context.output(), status, () =>
         keyValues([
           [
@@ -55,7 +55,7 @@ export function registerArchive(program: Command, context: CommandContext) {
           ["archive", `${status.archive.conversations} conversation(s) idle since before ${status.archive.cutoff}`],
           [
             "orphans",
-            `${Object.values(status.cleanup.orphan_rows as Record<string, number>).reduce((a, b) => a + b, 0)} row(s), ${status.cleanup.orphan_media_keys} file(s) of ${status.cleanup.orphan_media_videos.length} missing video(s)`,
+            `${Object.values(status.cleanup.orphan_rows).reduce((a, b) => a + b, 0)} row(s), ${status.cleanup.orphan_media_keys} file(s) of ${status.cleanup.orphan_media_videos.length} missing video(s)`,
           ],
           ["optimize", status.optimize.enabled ? "PRAGMA optimize" : "disabled"],
           [
@@ -116,7 +116,7 @@ export function registerArchive(program: Command, context: CommandContext) {
       const purge = (body: { dryRun?: boolean; confirm?: boolean; force: boolean }) =>
         call((api) => api.POST("/admin/archival/videos/{id}/purge", { params: { path: { id } }, body }));
       const plan = await purge({ dryRun: true, force: options.force });
-      const describe = (result: Loose) =>
+      const describe = (result: typeof plan) =>
         `${Object.entries(result.counts)
           .map(([table, n]) => `${table}: ${n}`)
           .join(", ")}; MEDIA files: ${result.media.keys.length}`;
@@ -132,14 +132,18 @@ export function registerArchive(program: Command, context: CommandContext) {
   // Starts the retention Workflow, then waits for its end (exit 1 unless it succeeded) or, with
   // --no-wait, prints the job's run id and returns.
   const policyRun = async (
-    run: (api: ApiClient["api"], mode: { dryRun: true } | { confirm: true }) => ReturnType<ApiClient["api"]["POST"]>,
+    run: (
+      api: ApiClient["api"],
+      mode: { dryRun: true } | { confirm: true },
+    ) => Promise<{ data?: PolicyRunResult; error?: unknown; response: Response }>,
     options: { dryRun: boolean; yes: boolean; wait: boolean },
     what: string,
   ) => {
-    const plan: Loose = await call((api) => run(api, { dryRun: true }));
-    if (options.dryRun) return emit(context.output(), plan, () => JSON.stringify(plan.plan, null, 2));
+    const plan = await call((api) => run(api, { dryRun: true }));
+    if (options.dryRun) return emit(context.output(), plan, () => JSON.stringify(plan.dryRun ? plan.plan : plan, null, 2));
     await confirmOrExit(`${what}?`, options);
-    const result: { run: JobRun; started: boolean } = await call((api) => run(api, { confirm: true }));
+    const result = await call((api) => run(api, { confirm: true }));
+    if (result.dryRun) throw new CliError(`${what}: the API answered with a plan, not a run`);
     progress(result.started ? `${what}: job ${result.run.id} started` : `${what}: job ${result.run.id} was already running`);
     await followStartedJob(context, result.run, options);
   };
@@ -224,7 +228,7 @@ export function registerArchive(program: Command, context: CommandContext) {
     .option("--yes", "do not ask for confirmation", false)
     .action(async (options: { dryRun: boolean; yes: boolean }) => {
       const plan = await call((api) => api.POST("/admin/archival/cleanup", { body: { dryRun: true } }));
-      const describe = (r: Loose) =>
+      const describe = (r: typeof plan) =>
         `rows ${JSON.stringify(r.rows)}; files: ${r.media.keys} of ${r.media.videos.length} missing video(s)`;
       if (options.dryRun) return emit(context.output(), plan, () => `would remove ${describe(plan)}`);
       await confirmOrExit(`Remove ${describe(plan)}?`, options);

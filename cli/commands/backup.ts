@@ -3,6 +3,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
+import type { components } from "../../client/keeper-api.ts";
 import type { ApiClient } from "../client.ts";
 import { CliError } from "../client.ts";
 import { confirmOrExit } from "../confirm.ts";
@@ -14,9 +15,6 @@ import { followStartedJob, type JobRun, reportRun, waitForJob } from "./jobs.ts"
  * `keeper backup …`: create · list · show ID · download ID · verify ID · restore ID · prune · drill.
  * The seed's health_check.py backup / cleanup-backups, plus verify, restore and drills.
  */
-
-// biome-ignore lint/suspicious/noExplicitAny: shapes are printed, not computed with
-type Loose = Record<string, any>; // for responses the API declares only as objects
 
 const whole = (max: number) => (value: string) => {
   const parsed = Number(value);
@@ -39,6 +37,13 @@ export function restoreHint(file: string, dataOnly: boolean): string {
   ].join("\n");
 }
 
+/** A backup's latest verify or drill, as the list prints it. */
+export function describeCheck(check: components["schemas"]["BackupCheck"] | null): string {
+  if (!check) return "never checked";
+  const outcome = check.ok ? "ok" : `FAILED (${check.problems} problem${check.problems === 1 ? "" : "s"})`;
+  return `${check.kind} ${outcome} at ${check.at}`;
+}
+
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
 
 export function registerBackup(program: Command, context: CommandContext) {
@@ -58,12 +63,12 @@ export function registerBackup(program: Command, context: CommandContext) {
       if (!options.wait) return followStartedJob(context, result.run, options);
       const run = await waitForJob(context.client(), result.run.id);
       if (run.status !== "succeeded") return reportRun(context.output(), run);
-      const counts = run.counts as Loose;
+      const counts = run.counts ?? {};
       emit(context.output(), run, () =>
         keyValues([
           ["backup", counts.backup],
           ["rows", counts.rows],
-          ["size", `${mb(counts.bytes)} (SQL ${mb(counts.sql_bytes)})`],
+          ["size", `${mb(Number(counts.bytes))} (SQL ${mb(Number(counts.sql_bytes))})`],
           ["took", `${counts.duration_ms} ms in ${counts.steps} steps`],
         ]),
       );
@@ -76,8 +81,17 @@ export function registerBackup(program: Command, context: CommandContext) {
       const result = await call((api) => api.GET("/admin/backups"));
       emit(context.output(), result, () =>
         table(
-          ["id", "created", "schema", "tables", "rows", "size", "took ms"],
-          result.items.map((b) => [b.id, b.created_at, b.schema_version, b.tables, b.rows, mb(b.bytes), b.duration_ms]),
+          ["id", "created", "schema", "tables", "rows", "size", "took ms", "last check"],
+          result.items.map((b) => [
+            b.id,
+            b.created_at,
+            b.schema_version,
+            b.tables,
+            b.rows,
+            mb(b.bytes),
+            b.duration_ms,
+            describeCheck(b.last_check),
+          ]),
         ),
       );
     });
@@ -87,7 +101,7 @@ export function registerBackup(program: Command, context: CommandContext) {
     .argument("<id>", "backup id")
     .description("A backup's manifest")
     .action(async (id: string) => {
-      const manifest: Loose = await call((api) => api.GET("/admin/backups/{id}", { params: { path: { id } } }));
+      const manifest = await call((api) => api.GET("/admin/backups/{id}", { params: { path: { id } } }));
       emit(context.output(), manifest, () =>
         [
           keyValues([
@@ -99,7 +113,7 @@ export function registerBackup(program: Command, context: CommandContext) {
           ]),
           table(
             ["table", "rows", "sha256"],
-            manifest.tables.map((t: Loose) => [t.name, t.rows, t.sha256.slice(0, 16)]),
+            manifest.tables.map((t) => [t.name, t.rows, t.sha256.slice(0, 16)]),
           ),
         ].join("\n"),
       );
@@ -160,25 +174,28 @@ export function registerBackup(program: Command, context: CommandContext) {
           force: options.force,
           tables: options.tables ? options.tables.split(",").map((t) => t.trim()) : undefined,
         };
-        const plan: Loose = await call((api) =>
+        const planned = await call((api) =>
           api.POST("/admin/backups/{id}/restore", { params: { path: { id } }, body: { ...body, dryRun: true } }),
         );
+        if (!planned.dryRun) throw new CliError("asked for a plan, the Worker started a restore instead");
+        const plan = planned.plan;
         const describe = () =>
-          `${plan.plan.rows} rows in ${plan.plan.tables.length} tables into ${options.target}${plan.plan.drops.length ? `, replacing ${plan.plan.drops.join(", ")}` : ""}`;
-        if (options.dryRun) return emit(context.output(), plan, () => `would restore ${describe()}`);
+          `${plan.rows} rows in ${plan.tables.length} tables into ${options.target}${plan.drops.length ? `, replacing ${plan.drops.join(", ")}` : ""}`;
+        if (options.dryRun) return emit(context.output(), planned, () => `would restore ${describe()}`);
         if (options.target === "main") await confirmOrExit(`Restore ${describe()}?`, options);
-        const started: Loose = await call((api) =>
+        const started = await call((api) =>
           api.POST("/admin/backups/{id}/restore", { params: { path: { id } }, body: { ...body, confirm: true } }),
         );
+        if (started.dryRun) throw new CliError("asked to restore, the Worker answered with a plan");
         progress(`restoring ${describe()}: job ${started.run.id}`);
         if (!options.wait) return followStartedJob(context, started.run, options);
         const run = await waitForJob(context.client(), started.run.id);
         if (run.status !== "succeeded") return reportRun(context.output(), run);
-        const counts = run.counts as Loose;
+        const safety = run.counts?.safety_backup;
         emit(context.output(), run, () =>
           [
             "restored; every table matches the manifest",
-            counts.safety_backup ? `safety backup of the replaced database: ${counts.safety_backup}` : "",
+            typeof safety === "string" ? `safety backup of the replaced database: ${safety}` : "",
           ]
             .filter(Boolean)
             .join("\n"),
@@ -196,27 +213,35 @@ export function registerBackup(program: Command, context: CommandContext) {
     .option("--dry-run", "only show what would be deleted", false)
     .option("--yes", "do not ask for confirmation", false)
     .description("Delete backups no rule keeps (never the newest)")
-    .action(async (options: Loose) => {
-      const rules = {
-        keepDays: options.keepDays,
-        keepLast: options.keepLast,
-        daily: options.daily,
-        weekly: options.weekly,
-        monthly: options.monthly,
-      };
-      const plan: Loose = await call((api) => api.POST("/admin/backups/prune", { body: { ...rules, dryRun: true } }));
-      const describe = (p: Loose) => `keep ${p.keep.length}, delete ${p.delete.length} (+${p.incomplete.length} incomplete)`;
-      if (options.dryRun)
-        return emit(
-          context.output(),
-          plan,
-          () => `${describe(plan)}\ndelete: ${[...plan.delete, ...plan.incomplete].join(", ") || "(none)"}`,
-        );
-      if (plan.delete.length + plan.incomplete.length === 0) return emit(context.output(), plan, () => "nothing to prune");
-      await confirmOrExit(`Prune: ${describe(plan)}?`, options);
-      const result: Loose = await call((api) => api.POST("/admin/backups/prune", { body: { ...rules, confirm: true } }));
-      emit(context.output(), result, () => `deleted ${result.deleted.join(", ")}`);
-    });
+    .action(
+      async (
+        options: Partial<Record<"keepDays" | "keepLast" | "daily" | "weekly" | "monthly", number>> & {
+          dryRun: boolean;
+          yes: boolean;
+        },
+      ) => {
+        const rules = {
+          keepDays: options.keepDays,
+          keepLast: options.keepLast,
+          daily: options.daily,
+          weekly: options.weekly,
+          monthly: options.monthly,
+        };
+        const plan = await call((api) => api.POST("/admin/backups/prune", { body: { ...rules, dryRun: true } }));
+        const describe = (p: typeof plan) =>
+          `keep ${p.keep.length}, delete ${p.delete.length} (+${p.incomplete.length} incomplete)`;
+        if (options.dryRun)
+          return emit(
+            context.output(),
+            plan,
+            () => `${describe(plan)}\ndelete: ${[...plan.delete, ...plan.incomplete].join(", ") || "(none)"}`,
+          );
+        if (plan.delete.length + plan.incomplete.length === 0) return emit(context.output(), plan, () => "nothing to prune");
+        await confirmOrExit(`Prune: ${describe(plan)}?`, options);
+        const result = await call((api) => api.POST("/admin/backups/prune", { body: { ...rules, confirm: true } }));
+        emit(context.output(), result, () => `deleted ${result.deleted.join(", ")}`);
+      },
+    );
 
   backup
     .command("drill")

@@ -9,10 +9,6 @@ import { emit, keyValues, table } from "../output.ts";
  * query statistics, the slow-query log, the binding check and a test alert.
  */
 
-// The document describes these responses only as objects (their fields are not in the contract yet):
-// biome-ignore lint/suspicious/noExplicitAny: shapes are printed, not computed with
-type Loose = Record<string, any>;
-
 const hours = (value: string) => {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 1 || parsed > 720)
@@ -25,23 +21,22 @@ export function registerHealth(program: Command, context: CommandContext) {
   const health = program
     .command("health")
     .description("Health of the database: score, size, growth, integrity, indexes, queries");
-  /** A call whose response the API declares only as an object. */
-  const loose = async (pending: (api: ApiClient["api"]) => Promise<{ data?: unknown; error?: unknown; response: Response }>) => {
+  const call = <D>(pending: (api: ApiClient["api"]) => Promise<{ data?: D; error?: unknown; response: Response }>) => {
     const client = context.client();
-    return (await client.call(pending(client.api))) as Loose;
+    return client.call(pending(client.api));
   };
 
   health
     .command("report")
     .description("The health report: score, status and every check's contribution")
     .action(async () => {
-      const report = await loose((api) => api.GET("/admin/health"));
+      const report = await call((api) => api.GET("/admin/health"));
       emit(context.output(), report, () =>
         [
           `score ${report.score} — ${report.status}   (${report.time})`,
           table(
             ["check", "result", "penalty", "detail"],
-            report.checks.map((c: Loose) => [c.name, c.ok ? "ok" : "FAILING", c.penalty ? `-${c.penalty}` : "0", c.detail]),
+            report.checks.map((c) => [c.name, c.ok ? "ok" : "FAILING", c.penalty ? `-${c.penalty}` : "0", c.detail]),
           ),
           keyValues([
             ["size", `${mb(report.size.bytes)} of ${mb(report.size.limit_bytes)}`],
@@ -52,7 +47,7 @@ export function registerHealth(program: Command, context: CommandContext) {
                 : `limit in ${report.growth.days_until_limit.toFixed(1)} days`,
             ],
             ["round trip", `${report.binding.round_trip_ms} ms`],
-            ["schema", report.schema?.summary ?? "not reported"],
+            ["schema", report.schema.summary],
           ]),
         ].join("\n"),
       );
@@ -63,7 +58,7 @@ export function registerHealth(program: Command, context: CommandContext) {
     .command("size")
     .description("Size now and rows per table (last hourly snapshot)")
     .action(async () => {
-      const size = await loose((api) => api.GET("/admin/health/size"));
+      const size = await call((api) => api.GET("/admin/health/size"));
       emit(context.output(), size, () =>
         [
           keyValues([
@@ -80,7 +75,7 @@ export function registerHealth(program: Command, context: CommandContext) {
     .command("growth")
     .description("Growth per day and the projection to the size limit")
     .action(async () => {
-      const growth = await loose((api) => api.GET("/admin/health/growth"));
+      const growth = await call((api) => api.GET("/admin/health/growth"));
       const perDay = (v: number | null) => (v === null ? "not enough snapshots" : `${(v / 1024 / 1024).toFixed(3)} MB/day`);
       emit(context.output(), growth, () =>
         keyValues([
@@ -97,7 +92,7 @@ export function registerHealth(program: Command, context: CommandContext) {
     .command("integrity")
     .description("PRAGMA quick_check, foreign_key_check and the schema's invariants")
     .action(async () => {
-      const result = await loose((api) => api.GET("/admin/health/integrity"));
+      const result = await call((api) => api.GET("/admin/health/integrity"));
       emit(context.output(), result, () =>
         keyValues([
           ["quick_check", result.quick_check.join("; ")],
@@ -105,7 +100,7 @@ export function registerHealth(program: Command, context: CommandContext) {
             "foreign keys",
             Object.keys(result.foreign_key_violations).length ? JSON.stringify(result.foreign_key_violations) : "no violations",
           ],
-          ...Object.entries(result.invariants as Record<string, number>).map(([name, n]): [string, unknown] => [name, n]),
+          ...Object.entries(result.invariants).map(([name, n]): [string, unknown] => [name, n]),
         ]),
       );
       if (!result.ok) process.exitCode = 1;
@@ -115,60 +110,63 @@ export function registerHealth(program: Command, context: CommandContext) {
     .command("indexes")
     .description("Every index, and each hot API query's plan")
     .action(async () => {
-      const result = await loose((api) => api.GET("/admin/health/indexes"));
+      const result = await call((api) => api.GET("/admin/health/indexes"));
       emit(context.output(), result, () =>
         [
           table(
             ["index", "table", "columns", "hot queries use it"],
-            result.indexes.map((i: Loose) => [i.name, i.table, i.columns.join(", "), i.used_by_hot_queries ? "yes" : "no"]),
+            result.indexes.map((i) => [i.name, i.table, i.columns.join(", "), i.used_by_hot_queries ? "yes" : "no"]),
           ),
           table(
             ["hot query", "plan", "full scan"],
-            result.hot_queries.map((q: Loose) => [q.name, q.plan.join(" | "), q.full_scan ? "YES" : "no"]),
+            result.hot_queries.map((q) => [q.name, q.plan.join(" | "), q.full_scan ? "YES" : "no"]),
           ),
         ].join("\n"),
       );
     });
 
-  for (const [name, path, description] of [
-    ["queries", "/admin/health/queries", "Query statistics per normalized statement"],
-    ["slow-queries", "/admin/health/slow-queries", "The slow-query log"],
-  ] as const) {
-    health
-      .command(name)
-      .description(description)
-      .option("--hours <n>", "how far back", hours, 24)
-      .action(async (options: { hours: number }) => {
-        const query = { hours: options.hours, limit: 50 };
-        const result = (await loose((api) =>
-          path === "/admin/health/queries" ? api.GET(path, { params: { query } }) : api.GET(path, { params: { query } }),
-        )) as { items: Loose[] };
-        emit(context.output(), result, () =>
-          name === "queries"
-            ? table(
-                ["calls", "mean ms", "p95 ≤ ms", "max ms", "read/returned", "statement"],
-                result.items.map((q) => [
-                  q.calls,
-                  q.mean_ms.toFixed(2),
-                  q.p95_ms_at_most,
-                  q.max_ms.toFixed(1),
-                  q.rows_read_per_row_returned.toFixed(1),
-                  q.statement.slice(0, 80),
-                ]),
-              )
-            : table(
-                ["at", "ms", "why", "statement"],
-                result.items.map((q) => [q.at, q.duration_ms.toFixed(1), q.reason, q.statement.slice(0, 90)]),
-              ),
-        );
-      });
-  }
+  health
+    .command("queries")
+    .description("Query statistics per normalized statement")
+    .option("--hours <n>", "how far back", hours, 24)
+    .action(async (options: { hours: number }) => {
+      const query = { hours: options.hours, limit: 50 };
+      const result = await call((api) => api.GET("/admin/health/queries", { params: { query } }));
+      emit(context.output(), result, () =>
+        table(
+          ["calls", "mean ms", "p95 ≤ ms", "max ms", "read/returned", "statement"],
+          result.items.map((q) => [
+            q.calls,
+            q.mean_ms.toFixed(2),
+            q.p95_ms_at_most,
+            q.max_ms.toFixed(1),
+            q.rows_read_per_row_returned.toFixed(1),
+            q.statement.slice(0, 80),
+          ]),
+        ),
+      );
+    });
+
+  health
+    .command("slow-queries")
+    .description("The slow-query log")
+    .option("--hours <n>", "how far back", hours, 24)
+    .action(async (options: { hours: number }) => {
+      const query = { hours: options.hours, limit: 50 };
+      const result = await call((api) => api.GET("/admin/health/slow-queries", { params: { query } }));
+      emit(context.output(), result, () =>
+        table(
+          ["at", "ms", "why", "statement"],
+          result.items.map((q) => [q.at, q.duration_ms.toFixed(1), q.reason, q.statement.slice(0, 90)]),
+        ),
+      );
+    });
 
   health
     .command("binding")
     .description("Round trip of a trivial query and where D1 served it (the seed's connection-pool check)")
     .action(async () => {
-      const result = await loose((api) => api.GET("/admin/health/binding"));
+      const result = await call((api) => api.GET("/admin/health/binding"));
       emit(context.output(), result, () => keyValues(Object.entries(result)));
     });
 
@@ -176,7 +174,7 @@ export function registerHealth(program: Command, context: CommandContext) {
     .command("snapshot")
     .description("Take the hourly snapshot now")
     .action(async () => {
-      const run = await loose((api) => api.POST("/admin/health/snapshot"));
+      const run = await call((api) => api.POST("/admin/health/snapshot"));
       emit(context.output(), run, () => `${run.status}: ${JSON.stringify(run.counts)}`);
     });
 
@@ -184,16 +182,15 @@ export function registerHealth(program: Command, context: CommandContext) {
     .command("test-webhook")
     .description("Send a signed test alert to every configured webhook")
     .action(async () => {
-      const client = context.client();
-      const result = await client.call(client.api.POST("/admin/health/test-webhook"));
+      const result = await call((api) => api.POST("/admin/health/test-webhook"));
       emit(context.output(), result, () =>
         result.urls === 0
           ? "no webhook configured (ALERT_WEBHOOK_URLS)"
           : table(
               ["url", "ok", "status", "attempts"],
-              result.results.map((r: Loose) => [r.url, r.ok, r.status, r.attempts]),
+              result.results.map((r) => [r.url, r.ok, r.status, r.attempts]),
             ),
       );
-      if (result.results.some((r: Loose) => !r.ok)) process.exitCode = 1;
+      if (result.results.some((r) => !r.ok)) process.exitCode = 1;
     });
 }

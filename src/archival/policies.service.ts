@@ -5,6 +5,7 @@ import { KeeperError } from "../platform/errors";
 import { countIdleConversations } from "./conversations-archive.service";
 import { cleanupOrphans } from "./orphans.service";
 import { DAY_MS, type PolicyOverrides, RETENTION_JOB, type RetentionPolicy, resolvePolicy } from "./policy";
+import type { PolicyRunResult, PolicyStatus } from "./schemas";
 
 export { RETENTION_JOB };
 
@@ -64,7 +65,7 @@ export interface PolicyCounts {
 }
 
 /** What each policy would do right now, and how the last run went. Reads only. */
-export async function policyStatus({ ctx, input }: { ctx: AppContext; input: PolicyOverrides }) {
+export async function policyStatus({ ctx, input }: { ctx: AppContext; input: PolicyOverrides }): Promise<PolicyStatus> {
   const policy = resolvePolicy(ctx.env as unknown as Record<string, unknown>, input);
   const now = ctx.now().getTime();
   const purge = await purgeCandidates(ctx, policy, 1000);
@@ -108,7 +109,7 @@ export async function applyPolicies({
 }: {
   ctx: AppContext;
   input: PolicyOverrides & { trigger: RunTrigger; dryRun?: boolean; confirm?: boolean };
-}) {
+}): Promise<PolicyRunResult> {
   const { trigger, dryRun, confirm, ...overrides } = input;
   const policy = resolvePolicy(ctx.env as unknown as Record<string, unknown>, overrides);
   if (dryRun) return { dryRun: true as const, plan: await policyStatus({ ctx, input: overrides }) };

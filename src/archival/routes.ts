@@ -11,11 +11,11 @@ import { applyPolicies, policyStatus } from "./policies.service";
 import { PolicyOverrides } from "./policy";
 import { purgeVideo } from "./purge.service";
 import { reindexArchives } from "./reindex.service";
+import { OrphanRows, PolicyRunResult, PolicyStatus } from "./schemas";
 import { listDeletedVideos, restoreVideo, softDeleteVideo } from "./soft-delete.service";
 
 const videoParams = z.object({ id: idString });
 const Destructive = { dryRun: z.boolean().default(false), confirm: z.boolean().default(false) };
-const Loose = z.record(z.string(), z.unknown());
 
 const VideoChange = z.object({ video: Video, changed: z.boolean() }).openapi("VideoChange");
 const Counts = z.object({
@@ -36,7 +36,7 @@ const PurgeResult = z
 const OrphanReport = z
   .object({
     dryRun: z.boolean(),
-    rows: z.object({ messages: z.number(), conversations: z.number(), memory: z.number(), video_context: z.number() }),
+    rows: OrphanRows,
     media: z.object({ videos: z.array(z.string()), keys: z.number() }),
   })
   .openapi("OrphanReport");
@@ -51,15 +51,6 @@ const ArchivedConversation = z
     restored_at: z.string().nullable(),
   })
   .openapi("ArchivedConversation");
-const PolicyRunResult = z
-  .object({
-    dryRun: z.boolean(),
-    plan: Loose.optional(),
-    run: Loose.optional(),
-    started: z.boolean().optional().openapi({ description: "false: the job was already running; `run` is that run" }),
-  })
-  .openapi("PolicyRunResult");
-
 export const softDeleteRoute = keeperRoute({
   method: "post",
   path: "/admin/archival/videos/{id}/soft-delete",
@@ -256,7 +247,7 @@ export const policiesStatusRoute = keeperRoute({
       delete_days: decimalInteger(1, 3650).optional(),
     }),
   },
-  responses: { 200: json("Policy status", Loose) },
+  responses: { 200: json("Policy status", PolicyStatus) },
 });
 
 export const applyPoliciesRoute = keeperRoute({

@@ -1,3 +1,4 @@
+import { z } from "@hono/zod-openapi";
 import type { Bookmark } from "../migrations/time-travel";
 
 export const BACKUP_PREFIX = "backups/";
@@ -9,55 +10,70 @@ export const manifestKey = (id: string) => `${BACKUP_PREFIX}${id}/${MANIFEST_NAM
  */
 export const MANIFEST_FORMAT = "d1-keeper/sql-zstd@2";
 
-export interface ManifestObject {
-  key: string;
-  kind: "schema" | "data" | "sequence" | "extras";
-  table: string | null;
-  rows: number;
-  /** Compressed bytes, as stored. */
-  bytes: number;
-  /** Uncompressed SQL bytes. */
-  sql_bytes: number;
-  sha256: string;
-  /** Compressed length of each zstd frame (≤ 32 KB of SQL each), for frame-by-frame reading. */
-  frames: number[];
-}
+export const ManifestObjectSchema = z
+  .object({
+    key: z.string(),
+    kind: z.enum(["schema", "data", "sequence", "extras"]),
+    table: z.string().nullable(),
+    rows: z.number(),
+    bytes: z.number().openapi({ description: "Compressed bytes, as stored" }),
+    sql_bytes: z.number().openapi({ description: "Uncompressed SQL bytes" }),
+    sha256: z.string(),
+    frames: z
+      .array(z.number())
+      .openapi({ description: "Compressed length of each zstd frame (≤ 32 KB of SQL each), for frame-by-frame reading" }),
+  })
+  .openapi("BackupObject");
+export type ManifestObject = z.output<typeof ManifestObjectSchema>;
 
-export interface ManifestTable {
-  name: string;
-  rows: number;
-  /**
-   * sha256 over the sha256 of each 5,000-row page, in rowid order; a page's is the sha256 of its
-   * rows' exact literals (see digest.ts), recomputed by verify from the dump and by restore from the target.
-   */
-  sha256: string;
-  columns: string[];
-  /** The column that is the rowid, or null when the dump writes `rowid` itself. */
-  rowid_alias: string | null;
-  /** Tables its foreign keys reference. */
-  parents: string[];
-  /** Largest rowid when the backup started (null: empty); rows above it were not read. */
-  high_water: string | null;
-  /** Its sqlite_sequence value when the backup started, or null. */
-  sequence: string | null;
-}
+export const ManifestTableSchema = z
+  .object({
+    name: z.string(),
+    rows: z.number(),
+    // Recomputed by verify from the dump and by restore from the target (see digest.ts).
+    sha256: z.string().openapi({
+      description:
+        "sha256 over the sha256 of each 5,000-row page, in rowid order; a page's is the sha256 of its rows' exact literals",
+    }),
+    columns: z.array(z.string()),
+    rowid_alias: z
+      .string()
+      .nullable()
+      .openapi({ description: "The column that is the rowid, or null when the dump writes `rowid` itself" }),
+    parents: z.array(z.string()).openapi({ description: "Tables its foreign keys reference" }),
+    high_water: z
+      .string()
+      .nullable()
+      .openapi({ description: "Largest rowid when the backup started (null: empty); rows above it were not read" }),
+    sequence: z.string().nullable().openapi({ description: "Its sqlite_sequence value when the backup started, or null" }),
+  })
+  .openapi("BackupTable");
+export type ManifestTable = z.output<typeof ManifestTableSchema>;
 
-export interface Manifest {
-  format: typeof MANIFEST_FORMAT;
-  id: string;
-  created_at: string;
-  finished_at: string;
-  duration_ms: number;
-  invocations: number;
-  schema_version: string | null;
-  bookmark: Bookmark;
-  compression: "zstd";
-  tables: ManifestTable[];
-  objects: ManifestObject[];
-  totals: { rows: number; bytes: number; sql_bytes: number };
-  excluded_tables: string[];
-  restore_hint: string;
-}
+const BookmarkSchema = z.union([
+  z.object({ taken: z.literal(true), bookmark: z.string(), database_id: z.string() }),
+  z.object({ taken: z.literal(false), reason: z.string() }),
+]) satisfies z.ZodType<Bookmark>;
+
+export const ManifestSchema = z
+  .object({
+    format: z.literal(MANIFEST_FORMAT),
+    id: z.string(),
+    created_at: z.string(),
+    finished_at: z.string(),
+    duration_ms: z.number(),
+    invocations: z.number(),
+    schema_version: z.string().nullable(),
+    bookmark: BookmarkSchema.openapi({ description: "D1 Time Travel bookmark taken when the backup started, or why none was" }),
+    compression: z.literal("zstd"),
+    tables: z.array(ManifestTableSchema),
+    objects: z.array(ManifestObjectSchema),
+    totals: z.object({ rows: z.number(), bytes: z.number(), sql_bytes: z.number() }),
+    excluded_tables: z.array(z.string()),
+    restore_hint: z.string(),
+  })
+  .openapi("BackupManifest");
+export type Manifest = z.output<typeof ManifestSchema>;
 
 const sqlText = (text: string) => `'${text.replaceAll("'", "''")}'`;
 

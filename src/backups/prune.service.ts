@@ -3,6 +3,7 @@ import { recordAudit } from "../platform/audit";
 import type { AppContext } from "../platform/context";
 import { KeeperError } from "../platform/errors";
 import { deletePrefix } from "../platform/r2";
+import { forgetBackupChecks } from "./backup-checks.service";
 import { listBackupIds, listBackups } from "./catalog.service";
 import { BACKUP_JOB } from "./create.service";
 import { BACKUP_PREFIX, type Manifest, manifestKey } from "./manifest";
@@ -19,6 +20,18 @@ export const RetentionRules = z
   })
   .strict();
 export type RetentionRules = z.output<typeof RetentionRules>;
+
+export const PruneResult = z
+  .object({
+    dryRun: z.boolean(),
+    rules: RetentionRules.openapi({ description: "The rules applied: the request's, or BACKUP_KEEP_* and the defaults" }),
+    keep: z.array(z.object({ id: z.string(), why: z.array(z.string()) })),
+    delete: z.array(z.string()).openapi({ description: "Complete backups no rule keeps" }),
+    incomplete: z.array(z.string()).openapi({ description: "Leftovers of failed runs (no manifest, older than two days)" }),
+    deleted: z.array(z.string()).openapi({ description: "What this call deleted (none on a dry run)" }),
+  })
+  .openapi("BackupPruneResult");
+export type PruneResult = z.output<typeof PruneResult>;
 
 const DAY_MS = 86_400_000;
 /** Objects of a backup that never got its manifest, older than this, are leftovers of a failed run. */
@@ -76,7 +89,7 @@ export async function pruneBackups({
 }: {
   ctx: AppContext;
   input: RetentionRules & { dryRun: boolean; confirm: boolean; trigger?: "cron" | "manual" };
-}) {
+}): Promise<PruneResult> {
   const { dryRun, confirm, trigger, ...given } = input;
   const rules = Object.values(given).some((value) => value !== undefined)
     ? given
@@ -101,7 +114,7 @@ export async function pruneBackups({
     if (Number.isFinite(started) && now - started > INCOMPLETE_GRACE_MS) leftovers.push(id);
   }
   const plan = { rules, keep: [...kept].map(([id, why]) => ({ id, why })), delete: doomed, incomplete: leftovers };
-  if (dryRun) return { dryRun: true, ...plan, deleted: [] as string[] };
+  if (dryRun) return { dryRun: true, ...plan, deleted: [] };
   if (trigger !== "cron" && !confirm) {
     throw new KeeperError("CONFIRMATION_REQUIRED", "Pruning deletes backups; send confirm: true (try dryRun: true first)");
   }
@@ -109,6 +122,7 @@ export async function pruneBackups({
   for (const id of [...doomed, ...leftovers]) {
     await ctx.backups.delete(manifestKey(id));
     const objects = await deletePrefix(ctx.backups, `${BACKUP_PREFIX}${id}/`);
+    await forgetBackupChecks(ctx, id);
     await recordAudit(ctx, { action: "backups.prune", target: id, detail: { objects, incomplete: leftovers.includes(id) } });
     deleted.push(id);
   }

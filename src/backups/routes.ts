@@ -3,14 +3,15 @@ import { startJob } from "../maintenance/jobs.service";
 import { JobRunSchema } from "../maintenance/routes";
 import type { KeeperEnv } from "../platform/context";
 import { jsonBody as body, jsonContent as json, keeperRoute, problems } from "../platform/route";
-import { backupIdPattern, listBackups, requireManifest, summarize } from "./catalog.service";
+import { BackupCheck, listBackupsWithChecks } from "./backup-checks.service";
+import { backupIdPattern, requireManifest } from "./catalog.service";
 import { openDump } from "./download.service";
-import { pruneBackups, RetentionRules } from "./prune.service";
+import { ManifestSchema } from "./manifest";
+import { PruneResult, pruneBackups, RetentionRules } from "./prune.service";
 import { requestRestore } from "./restore.service";
 import { verifyBackup } from "./verify.service";
 
 const idParams = z.object({ id: z.string().regex(backupIdPattern, "a backup id: YYYYMMDDTHHMMSSZ-xxxx") });
-const Loose = z.record(z.string(), z.unknown());
 const TableRows = z.object({ name: z.string(), rows: z.number() });
 const RestorePlanSchema = z
   .object({
@@ -34,6 +35,9 @@ const Summary = z
     sql_bytes: z.number(),
     duration_ms: z.number(),
     bookmark: z.string().nullable(),
+    last_check: z
+      .union([BackupCheck, z.null()])
+      .openapi({ description: "The latest verify or drill of this backup; null: never checked" }),
   })
   .openapi("BackupSummary");
 
@@ -71,7 +75,7 @@ export const showBackupRoute = keeperRoute({
   tags: ["backups"],
   summary: "A backup's manifest",
   request: { params: idParams },
-  responses: { 200: json("Manifest", Loose), 404: problems[404] },
+  responses: { 200: json("Manifest", ManifestSchema), 404: problems[404] },
 });
 
 export const downloadBackupRoute = keeperRoute({
@@ -111,7 +115,14 @@ export const verifyBackupRoute = keeperRoute({
   responses: {
     200: json(
       "Verification",
-      z.object({ id: z.string(), ok: z.boolean(), objects: z.number(), rows: z.number(), problems: z.array(z.string()) }),
+      z.object({
+        id: z.string(),
+        ok: z.boolean(),
+        objects: z.number(),
+        rows: z.number(),
+        problems: z.array(z.string()),
+        checked_at: z.string().openapi({ description: "When this outcome was recorded (the backup list shows the latest)" }),
+      }),
     ),
     404: problems[404],
   },
@@ -166,7 +177,7 @@ export const pruneBackupsRoute = keeperRoute({
       .strict()
       .openapi({ example: { dryRun: true, keepDays: 30 } }),
   ),
-  responses: { 200: json("Kept, deleted and why", Loose), 428: problems[428] },
+  responses: { 200: json("Kept, deleted and why", PruneResult), 428: problems[428] },
 });
 
 export const drillRoute = keeperRoute({
@@ -194,10 +205,8 @@ export function registerBackupRoutes(app: OpenAPIHono<KeeperEnv>) {
     });
     return c.json(started, 200);
   });
-  app.openapi(listBackupsRoute, async (c) => c.json({ items: (await listBackups({ ctx: c.get("ctx") })).map(summarize) }, 200));
-  app.openapi(showBackupRoute, async (c) =>
-    c.json((await requireManifest(c.get("ctx"), c.req.valid("param").id)) as unknown as Record<string, unknown>, 200),
-  );
+  app.openapi(listBackupsRoute, async (c) => c.json({ items: await listBackupsWithChecks({ ctx: c.get("ctx") }) }, 200));
+  app.openapi(showBackupRoute, async (c) => c.json(await requireManifest(c.get("ctx"), c.req.valid("param").id), 200));
   app.openapi(downloadBackupRoute, async (c) => {
     const dump = await openDump({
       ctx: c.get("ctx"),

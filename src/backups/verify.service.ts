@@ -1,5 +1,6 @@
 import type { AppContext } from "../platform/context";
 import { KeeperError } from "../platform/errors";
+import { recordBackupCheck } from "./backup-checks.service";
 import { readObjectLines, requireManifest } from "./catalog.service";
 import { PAGE_ROWS, pageDigest, tableDigest } from "./digest";
 import { DumpReader } from "./dump-reader";
@@ -105,8 +106,17 @@ export async function checkBackup(ctx: AppContext, manifest: Manifest, tables?: 
   return problems;
 }
 
+/** Checks a backup and records the outcome (see backup-checks.service.ts), passed or failed. */
 export async function verifyBackup({ ctx, input }: { ctx: AppContext; input: { id: string } }) {
   const manifest = await requireManifest(ctx, input.id);
   const problems = await checkBackup(ctx, manifest);
-  return { id: manifest.id, ok: problems.length === 0, objects: manifest.objects.length, rows: manifest.totals.rows, problems };
+  const check = await recordBackupCheck({ ctx, input: { backupId: manifest.id, kind: "verify", problems } });
+  return {
+    id: manifest.id,
+    ok: check.ok,
+    objects: manifest.objects.length,
+    rows: manifest.totals.rows,
+    problems,
+    checked_at: check.at,
+  };
 }

@@ -1,4 +1,5 @@
 import type { AppContext } from "../platform/context";
+import type { DeliveryResult } from "./schemas";
 import type { HealthStatus } from "./score";
 
 /**
@@ -49,13 +50,6 @@ export async function describeWebhook(url: string): Promise<string> {
     origin = new URL(url).origin;
   } catch {}
   return `${origin}/…#${digest}`;
-}
-
-export interface DeliveryResult {
-  url: string;
-  ok: boolean;
-  status: number | null;
-  attempts: number;
 }
 
 interface DeliveryOptions {

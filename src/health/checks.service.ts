@@ -3,6 +3,7 @@ import { openDatabase } from "../db/client";
 import type { AppContext } from "../platform/context";
 import { hotQueries } from "../videos/queries";
 import { findRuleViolations } from "../videos/stored-rules";
+import type { BindingCheck, Growth, IndexReport, IntegrityCheck } from "./schemas";
 
 /**
  * The individual checks. Cheap ones run live; the ones that scan the whole database (quick_check,
@@ -12,7 +13,7 @@ import { findRuleViolations } from "../videos/stored-rules";
 export const DEFAULT_SIZE_LIMIT_BYTES = 10 * 1024 ** 3;
 const appTables = ["videos", "video_context", "memory", "conversations", "messages"];
 
-export async function bindingCheck(ctx: AppContext) {
+export async function bindingCheck(ctx: AppContext): Promise<BindingCheck> {
   const started = performance.now();
   const result = await ctx.d1.prepare("SELECT 1 AS ok").run();
   return {
@@ -25,7 +26,7 @@ export async function bindingCheck(ctx: AppContext) {
   };
 }
 
-export async function integrityCheck(ctx: AppContext) {
+export async function integrityCheck(ctx: AppContext): Promise<IntegrityCheck> {
   const { results: quick } = await ctx.d1.prepare("PRAGMA quick_check").all<Record<string, string>>();
   const messages = quick.map((row) => Object.values(row)[0]);
   const { results: fk } = await ctx.d1.prepare("PRAGMA foreign_key_check").all<{ table: string; parent: string }>();
@@ -136,7 +137,7 @@ export function indexCheckRead(ctx: AppContext) {
       ),
       ...queries.map(({ sql, params }) => ctx.d1.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params)),
     ],
-    read: ([indexColumns, ...planResults]: D1Result[]) => {
+    read: ([indexColumns, ...planResults]: D1Result[]): IndexReport => {
       const used = new Set<string>();
       const plans = queries.map(({ name }, i) => {
         const steps = (planResults[i].results as { detail: string }[]).map((row) => row.detail);
@@ -164,7 +165,7 @@ export function indexCheckRead(ctx: AppContext) {
   } satisfies BatchedRead<unknown>;
 }
 
-export async function indexCheck(ctx: AppContext) {
+export async function indexCheck(ctx: AppContext): Promise<IndexReport> {
   return (await runBatched(ctx.d1, { indexes: indexCheckRead(ctx) })).indexes;
 }
 
@@ -246,7 +247,12 @@ export async function recentSnapshots(ctx: AppContext, sinceMs: number): Promise
  * Growth from snapshots: bytes per day over the last day and week (least squares over the points),
  * and at the weekly rate, days until the limit (10 GB, D1's maximum, or HEALTH_SIZE_LIMIT_BYTES).
  */
-export function growth(snapshots: { at: number; size_bytes: number }[], now: number, currentBytes: number, limitBytes: number) {
+export function growth(
+  snapshots: { at: number; size_bytes: number }[],
+  now: number,
+  currentBytes: number,
+  limitBytes: number,
+): Growth {
   const slope = (windowMs: number) => {
     const points = snapshots.filter((s) => s.at >= now - windowMs);
     if (points.length < 2) return null;

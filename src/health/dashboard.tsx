@@ -1,4 +1,6 @@
 import type { FC } from "hono/jsx";
+import type { BackupCheck } from "../backups/backup-checks.service";
+import type { JobProgress, JobRun } from "../maintenance/runs";
 import type { CheckResult } from "./score";
 
 /**
@@ -20,16 +22,11 @@ export interface DashboardData {
   slow: { at: string; statement: string; duration_ms: number; reason: string }[];
   indexes: { total: number; unused: string[]; fullScans: { name: string; plan: string[] }[] };
   migrations: { current: string | null; applied: number; pending: string[]; drift: number };
-  runs: {
-    job: string;
-    trigger: string;
-    status: string;
-    started_at: string;
-    finished_at: string | null;
-    counts: Record<string, unknown> | null;
-    error: string | null;
-  }[];
-  backups: { id: string; created_at: string; rows: number; bytes: number }[];
+  /** Recent runs of every job. */
+  runs: JobRun[];
+  /** Running runs, then recent runs of long (Workflow) jobs, with their progress. */
+  longJobs: JobRun[];
+  backups: { id: string; created_at: string; rows: number; bytes: number; last_check: BackupCheck | null }[];
 }
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
@@ -72,6 +69,56 @@ const LineChart: FC<{ points: { x: number; y: number }[]; label: string; format:
   );
 };
 
+/** The fraction done, when the job knows its total (0 to 1), else null. */
+export function progressFraction(progress: JobProgress): number | null {
+  if (progress.total === null || progress.total <= 0) return null;
+  return Math.min(1, Math.max(0, progress.done / progress.total));
+}
+
+/** A progress bar drawn on the server (no script); a job without a known total shows its count only. */
+const ProgressBar: FC<{ progress: JobProgress }> = ({ progress }) => {
+  const fraction = progressFraction(progress);
+  const counted = `${progress.done}${progress.total === null ? "" : ` / ${progress.total}`} ${progress.unit}`;
+  return (
+    <div>
+      {fraction === null ? (
+        ""
+      ) : (
+        <div
+          class="bar"
+          role="progressbar"
+          aria-valuemin="0"
+          aria-valuemax={String(progress.total)}
+          aria-valuenow={String(progress.done)}
+        >
+          <span style={`width:${(fraction * 100).toFixed(1)}%`} />
+        </div>
+      )}
+      <span class="progress-text">
+        {fraction === null ? "" : `${Math.floor(fraction * 100)}% · `}
+        {counted} · {progress.phase} · {progress.steps} step{progress.steps === 1 ? "" : "s"}
+      </span>
+    </div>
+  );
+};
+
+const CheckCell: FC<{ check: BackupCheck | null }> = ({ check }) =>
+  check === null ? (
+    <td class="muted">never checked</td>
+  ) : (
+    <td class={check.ok ? "ok" : "bad"} title={check.summary ?? ""}>
+      {check.kind} {check.ok ? "ok" : `failed (${check.problems})`} at {check.at}
+      {check.summary ? (
+        <>
+          <br />
+          <code>{check.summary}</code>
+        </>
+      ) : (
+        ""
+      )}
+    </td>
+  );
+
 /** A wide table scrolls sideways on a narrow screen instead of widening the page. */
 const Scroll: FC = ({ children }) => <div class="scroll">{children}</div>;
 
@@ -87,7 +134,8 @@ export const Dashboard: FC<{ data: DashboardData }> = ({ data }) => (
       <style>{`body{font:14px system-ui,sans-serif;margin:24px;color:#1f2328}h1{margin:0 0 4px}table{border-collapse:collapse;margin:8px 0 24px}
 td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}.muted{color:#656d76}.score{font-size:48px;font-weight:700}
 .ok{color:#1a7f37}.bad{color:#cf222e}code{font-size:12px;word-break:break-all}.num{text-align:right;font-variant-numeric:tabular-nums}
-.scroll{overflow-x:auto;max-width:100%}.chart{width:100%;max-width:640px;height:auto;display:block;margin:8px 0}
+.scroll{overflow-x:auto;max-width:100%}.bar{width:160px;max-width:100%;height:10px;background:#eaeef2;border-radius:5px;overflow:hidden}
+.bar span{display:block;height:100%;background:#0969da}.progress-text{font-size:12px}.chart{width:100%;max-width:640px;height:auto;display:block;margin:8px 0}
 @media (max-width:600px){body{margin:12px;font-size:13px}.score{font-size:40px}td,th{padding:3px 5px}}`}</style>
     </head>
     <body>
@@ -251,6 +299,7 @@ td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:to
                 <th>created</th>
                 <th class="num">rows</th>
                 <th class="num">size</th>
+                <th>last verify / drill</th>
               </tr>
               {data.backups.map((b) => (
                 <tr>
@@ -258,6 +307,7 @@ td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:to
                   <td>{b.created_at}</td>
                   <td class="num">{b.rows}</td>
                   <td class="num">{mb(b.bytes)}</td>
+                  <CheckCell check={b.last_check} />
                 </tr>
               ))}
             </table>
@@ -265,8 +315,37 @@ td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:to
         )}
       </section>
       <section id="jobs">
-        <h2>Maintenance runs</h2>
-        <p>{data.runs.filter((run) => run.status === "running").length} running now</p>
+        <h2>Jobs</h2>
+        <p>{data.longJobs.filter((run) => run.status === "running").length} running now</p>
+        {data.longJobs.length === 0 ? (
+          <p class="muted">No long job has run yet.</p>
+        ) : (
+          <Scroll>
+            <table id="long-jobs">
+              <tr>
+                <th>job</th>
+                <th>status</th>
+                <th>started</th>
+                <th>progress</th>
+                <th>instance</th>
+              </tr>
+              {data.longJobs.map((run) => (
+                <tr class={run.status === "running" ? "running" : ""}>
+                  <td>
+                    {run.job} <span class="muted">#{run.id}</span>
+                  </td>
+                  <td class={run.status === "failed" ? "bad" : run.status === "succeeded" ? "ok" : ""}>{run.status}</td>
+                  <td>{run.started_at}</td>
+                  <td>{run.progress ? <ProgressBar progress={run.progress} /> : <span class="muted">not reported</span>}</td>
+                  <td>
+                    <code>{run.instance_id ?? "(runs in the request)"}</code>
+                  </td>
+                </tr>
+              ))}
+            </table>
+          </Scroll>
+        )}
+        <h3>Recent runs</h3>
         <Scroll>
           <table>
             <tr>

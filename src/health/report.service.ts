@@ -15,6 +15,7 @@ import {
   sizeLimit,
   slowQueryCountRead,
 } from "./checks.service";
+import type { HealthReport, QueryStatistic, SlowQuery } from "./schemas";
 import { scoreHealth } from "./score";
 
 const DAY = 86_400_000;
@@ -23,7 +24,7 @@ const DAY = 86_400_000;
  * The full report: live cheap checks, the last snapshot for the costly ones, and the score with
  * every check's contribution. Never scans a large table (the snapshot job does that hourly).
  */
-export async function healthReport({ ctx }: { ctx: AppContext }) {
+export async function healthReport({ ctx }: { ctx: AppContext }): Promise<HealthReport> {
   const now = ctx.now().getTime();
   // Three D1 round trips: the binding's own (timed alone, so it measures a trivial query), then one
   // batch of every other read-only check and, in parallel, the migration ledger.
@@ -123,7 +124,13 @@ export async function takeSnapshot(ctx: AppContext) {
   return report;
 }
 
-export async function queryStatistics({ ctx, input }: { ctx: AppContext; input: { hours: number; limit: number } }) {
+export async function queryStatistics({
+  ctx,
+  input,
+}: {
+  ctx: AppContext;
+  input: { hours: number; limit: number };
+}): Promise<QueryStatistic[]> {
   const since = ctx.now().getTime() - input.hours * 3_600_000;
   const { results } = await ctx.d1
     .prepare(
@@ -170,7 +177,13 @@ export async function queryStatistics({ ctx, input }: { ctx: AppContext; input: 
   });
 }
 
-export async function slowQueries({ ctx, input }: { ctx: AppContext; input: { hours: number; limit: number } }) {
+export async function slowQueries({
+  ctx,
+  input,
+}: {
+  ctx: AppContext;
+  input: { hours: number; limit: number };
+}): Promise<SlowQuery[]> {
   const since = ctx.now().getTime() - input.hours * 3_600_000;
   const { results } = await ctx.d1
     .prepare(

@@ -1,5 +1,6 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { listBackups, summarize } from "../backups/catalog.service";
+import { listBackupsWithChecks } from "../backups/backup-checks.service";
+import { JobRunSchema } from "../maintenance/routes";
 import { listRuns, runExclusive } from "../maintenance/runs";
 import { getMigrationStatus } from "../migrations/status.service";
 import type { KeeperEnv } from "../platform/context";
@@ -8,28 +9,27 @@ import { jsonContent as json, keeperRoute } from "../platform/route";
 import { deliver, webhookUrls } from "./alerts";
 import { bindingCheck, indexCheck, integrityCheck, recentSnapshots } from "./checks.service";
 import { Dashboard } from "./dashboard";
+import { runningAndLongJobs } from "./long-jobs";
 import { renderMetrics } from "./metrics";
 import { healthReport, queryStatistics, slowQueries, takeSnapshot } from "./report.service";
+import {
+  BindingCheck,
+  DeliveryResult,
+  GrowthReport,
+  HealthReport,
+  IndexReport,
+  IntegrityCheck,
+  QueryStatistic,
+  SizeReport,
+  SlowQuery,
+} from "./schemas";
 
-const Loose = z.record(z.string(), z.unknown());
 const Window = z.object({
   hours: decimalInteger(1, 24 * 30).default(24),
   limit: decimalInteger(1, 500).default(50),
 });
 
-const Check = z.object({
-  name: z.string(),
-  ok: z.boolean(),
-  penalty: z.number(),
-  detail: z.string(),
-  source: z.enum(["seed", "keeper"]),
-});
-const Report = z
-  .object({ time: z.string(), score: z.number(), status: z.enum(["healthy", "warning", "critical"]), checks: z.array(Check) })
-  .passthrough()
-  .openapi("HealthReport");
-
-const get = (path: string, operationId: `health.${string}`, summary: string, schema: z.ZodType) =>
+const get = <S extends z.ZodType>(path: string, operationId: `health.${string}`, summary: string, schema: S) =>
   keeperRoute({
     method: "get",
     path,
@@ -44,37 +44,37 @@ export const reportRoute = get(
   "/admin/health",
   "health.report",
   "Health report: score, status and every check's contribution",
-  Report,
+  HealthReport,
 );
 export const sizeRoute = get(
   "/admin/health/size",
   "health.size",
   "Size now, rows per table (last snapshot), and the size limit",
-  Loose,
+  SizeReport,
 );
 export const growthRoute = get(
   "/admin/health/growth",
   "health.growth",
   "Growth per day over the last day and week, and days until the limit",
-  Loose,
+  GrowthReport,
 );
 export const integrityRoute = get(
   "/admin/health/integrity",
   "health.integrity",
   "PRAGMA quick_check, foreign_key_check and the schema's invariants (live)",
-  Loose,
+  IntegrityCheck,
 );
 export const indexesRoute = get(
   "/admin/health/indexes",
   "health.indexes",
   "Every index, and the plan of each hot API query",
-  Loose,
+  IndexReport,
 );
 export const bindingRoute = get(
   "/admin/health/binding",
   "health.binding",
   "Round trip of a trivial query and where D1 served it",
-  Loose,
+  BindingCheck,
 );
 export const queriesRoute = keeperRoute({
   method: "get",
@@ -84,7 +84,7 @@ export const queriesRoute = keeperRoute({
   tags: ["health"],
   summary: "Query statistics per normalized statement: calls, mean, p50/p95 bounds, max, rows read per row returned",
   request: { query: Window },
-  responses: { 200: json("Statistics", z.object({ items: z.array(Loose) })) },
+  responses: { 200: json("Statistics", z.object({ items: z.array(QueryStatistic) })) },
 });
 export const slowQueriesRoute = keeperRoute({
   method: "get",
@@ -94,7 +94,7 @@ export const slowQueriesRoute = keeperRoute({
   tags: ["health"],
   summary: "The slow-query log: over SLOW_QUERY_MS, or reading far more rows than returned",
   request: { query: Window },
-  responses: { 200: json("Slow queries", z.object({ items: z.array(Loose) })) },
+  responses: { 200: json("Slow queries", z.object({ items: z.array(SlowQuery) })) },
 });
 
 export const snapshotRoute = keeperRoute({
@@ -104,7 +104,7 @@ export const snapshotRoute = keeperRoute({
   scope: "admin",
   tags: ["health"],
   summary: "Take the hourly snapshot now (exact counts, quick_check, foreign_key_check)",
-  responses: { 200: json("The run", Loose) },
+  responses: { 200: json("The run", JobRunSchema) },
 });
 
 export const testWebhookRoute = keeperRoute({
@@ -114,7 +114,7 @@ export const testWebhookRoute = keeperRoute({
   scope: "admin",
   tags: ["health"],
   summary: "Send a signed test alert to every configured webhook",
-  responses: { 200: json("Delivery per URL", z.object({ urls: z.number(), results: z.array(Loose) })) },
+  responses: { 200: json("Delivery per URL", z.object({ urls: z.number(), results: z.array(DeliveryResult) })) },
 });
 
 export const metricsRoute = keeperRoute({
@@ -178,7 +178,7 @@ export function registerHealthRoutes(app: OpenAPIHono<KeeperEnv>) {
         return { counts: { score: report.score, status: report.status, size_bytes: report.size.bytes } };
       },
     });
-    return c.json(run as unknown as Record<string, unknown>, 200);
+    return c.json(run, 200);
   });
   app.openapi(testWebhookRoute, async (c) => {
     const ctx = c.get("ctx");
@@ -225,7 +225,8 @@ export function registerHealthRoutes(app: OpenAPIHono<KeeperEnv>) {
           drift: migrations.drift.length,
         },
         runs: await listRuns({ ctx, input: { limit: 15 } }),
-        backups: (await listBackups({ ctx })).slice(0, 10).map(summarize),
+        longJobs: await runningAndLongJobs({ ctx, input: { limit: 10 } }),
+        backups: await listBackupsWithChecks({ ctx, input: { limit: 10 } }),
       },
     });
     return c.html(`<!doctype html>${await page}`, 200);

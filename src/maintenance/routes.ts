@@ -16,7 +16,7 @@ export const JobRunSchema = z
     status: z.enum(["running", "succeeded", "partial", "failed", "skipped", "cancelled"]),
     started_at: z.string(),
     finished_at: z.string().nullable(),
-    counts: z.record(z.string(), z.unknown()).nullable(),
+    counts: z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null()])).nullable(),
     error: z.string().nullable(),
     instance_id: z.string().nullable(),
     progress: Progress.nullable(),

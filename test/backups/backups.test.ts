@@ -1,10 +1,12 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { recordBackupCheck } from "../../src/backups/backup-checks.service";
 import { backupJobDefinition } from "../../src/backups/backup-job";
 import { digestTable } from "../../src/backups/digest";
 import { introspect } from "../../src/backups/introspect";
 import { ObjectWriter } from "../../src/backups/object-writer";
 import { at, failingBucket } from "../archival/support";
+import { contextOn } from "../migrations/support";
 import { seedContext, seedConversation, seedVideo } from "../support/factories";
 import { runLocally } from "../support/jobs";
 import { backupNow, restore } from "./support";
@@ -196,17 +198,52 @@ describe("backups", () => {
     expect(restored.body.verified, JSON.stringify(restored.body)).toBe(true);
   });
 
-  it("verify reports a corrupted object", async () => {
+  it("verify reports a corrupted object; the list shows each backup's latest verify, passed or failed", async () => {
     await seedSome(3);
+    const sound = (await backupNow(now + 6 * 60_000)).body.backup_id as string;
     const id = (await backupNow(now + 7 * 60_000)).body.backup_id as string;
+    const lastCheck = async (backup: string) =>
+      (await at(now, "GET", "/admin/backups", { token: "read" })).body.items.find((b: { id: string }) => b.id === backup)
+        .last_check;
+    expect(await lastCheck(id)).toBeNull();
+
+    expect((await at(now + 60_000, "POST", `/admin/backups/${sound}/verify`)).body.ok).toBe(true);
+    expect((await at(now + 60_000, "POST", `/admin/backups/${id}/verify`)).body.ok).toBe(true);
+    expect(await lastCheck(id)).toEqual({
+      kind: "verify",
+      at: new Date(now + 60_000).toISOString(),
+      ok: true,
+      problems: 0,
+      summary: null,
+    });
+
     const manifest = (await at(now, "GET", `/admin/backups/${id}`)).body;
     const victim = manifest.objects.find((o: { kind: string }) => o.kind === "data").key as string;
     const original = new Uint8Array(await ((await env.BACKUPS.get(victim)) as R2ObjectBody).arrayBuffer());
     original[Math.floor(original.length / 2)] ^= 0xff;
     await env.BACKUPS.put(victim, original);
-    const verify = await at(now, "POST", `/admin/backups/${id}/verify`);
+    const verify = await at(now + 120_000, "POST", `/admin/backups/${id}/verify`);
     expect(verify.body.ok).toBe(false);
     expect(verify.body.problems.join("\n")).toContain(victim);
+    expect(verify.body.checked_at).toBe(new Date(now + 120_000).toISOString());
+
+    const failed = await lastCheck(id);
+    expect(failed).toMatchObject({ kind: "verify", at: new Date(now + 120_000).toISOString(), ok: false });
+    expect(failed.problems).toBe(verify.body.problems.length);
+    expect(failed.summary).toContain(victim);
+    expect(await lastCheck(sound)).toMatchObject({ ok: true, at: new Date(now + 60_000).toISOString() });
+
+    // A drill records through the same call; the list then shows the drill as the latest check.
+    await recordBackupCheck({
+      ctx: contextOn(env.DB),
+      input: { backupId: sound, kind: "drill", problems: ["table videos: 2 rows in its objects, the manifest says 3"] },
+    });
+    expect(await lastCheck(sound)).toMatchObject({
+      kind: "drill",
+      ok: false,
+      problems: 1,
+      summary: "table videos: 2 rows in its objects, the manifest says 3",
+    });
   });
 
   it("prune keeps what the rules say and never the newest backup; leftovers of failed runs go too", async () => {
@@ -217,8 +254,14 @@ describe("backups", () => {
     expect((await at(later, "POST", "/admin/backups/prune", { body: { keepLast: 0 } })).status).toBe(428);
     const dry = await at(later, "POST", "/admin/backups/prune", { body: { keepLast: 0, keepDays: 0, dryRun: true } });
     expect(dry.body.keep.map((k: { id: string }) => k.id)).toContain(ids[3]);
+    expect((await at(later, "POST", `/admin/backups/${ids[0]}/verify`)).body.ok).toBe(true);
+    const checksOf = async (id: string) =>
+      (await env.DB.prepare("SELECT count(*) AS n FROM keeper_backup_checks WHERE backup_id = ?").bind(id).first<{ n: number }>())
+        ?.n;
+    expect(await checksOf(ids[0])).toBe(1);
     const done = await at(later, "POST", "/admin/backups/prune", { body: { keepLast: 2, confirm: true } });
     expect(done.body.deleted).toEqual(expect.arrayContaining([ids[0], ids[1]]));
+    expect(await checksOf(ids[0])).toBe(0);
     const left = (await at(later, "GET", "/admin/backups")).body.items.map((b: { id: string }) => b.id);
     expect(left).toEqual(expect.arrayContaining([ids[2], ids[3]]));
     expect(left).not.toContain(ids[0]);

@@ -16,6 +16,12 @@ async function seedSome(n: number) {
   for (let i = 0; i < n; i++) await seedContext((await seedVideo()).id, { timestamp: i });
 }
 
+/** A backup's latest check as the backup list answers it. */
+async function lastCheck(id: string) {
+  const list = await at(Date.UTC(2040, 0, 1), "GET", "/admin/backups", { token: "read" });
+  return list.body.items.find((item: { id: string }) => item.id === id)?.last_check ?? null;
+}
+
 const fireDaily = (now: number) =>
   dispatchScheduled({
     controller: createScheduledController({ cron: "0 4 * * *", scheduledTime: now }),
@@ -67,6 +73,7 @@ describe("the restore drill as a Workflow", () => {
     const done = await waitForRun(drill.id);
     expect(done.status, JSON.stringify(done)).toBe("succeeded");
     expect(done.counts).toMatchObject({ backup: newest.id, target: "scratch", verified: true });
+    expect(await lastCheck(newest.id)).toMatchObject({ kind: "drill", ok: true, problems: 0 });
     await waitForRun(runs[0].id);
     expect(await leaseOf("backups.drill")).toBeNull();
     expect(await leaseOf("scratch-db")).toBeNull();
@@ -86,6 +93,7 @@ describe("the restore drill as a Workflow", () => {
     const failed = await waitForRun(drill?.id as number);
     expect(failed.status).toBe("failed");
     expect(failed.error).toContain(victim);
+    expect(await lastCheck(newest.id)).toMatchObject({ kind: "drill", ok: false, problems: 1 });
     await waitForRun(runs[0].id);
     expect(await leaseOf("scratch-db")).toBeNull();
   });

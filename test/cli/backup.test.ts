@@ -7,14 +7,38 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { runKeeper } from "./run-keeper.ts";
 
-/** `keeper backup download` against a stand-in Worker: what it asks for, writes and prints. */
+/** `keeper backup download` and `list` against a stand-in Worker: what they ask for, write and print. */
 const urls: string[] = [];
 let server: Server;
 let base: string;
 
+const backup = (id: string, last_check: unknown) => ({
+  id,
+  created_at: "2030-01-01T00:00:00.000Z",
+  finished_at: "2030-01-01T00:01:00.000Z",
+  schema_version: "0007_backup_checks.sql",
+  tables: 5,
+  rows: 10,
+  bytes: 2048,
+  sql_bytes: 4096,
+  duration_ms: 60_000,
+  bookmark: null,
+  last_check,
+});
+const listed = [
+  backup("20300103T000000Z-cccc", { kind: "verify", at: "2030-01-03T01:00:00.000Z", ok: false, problems: 2, summary: "x" }),
+  backup("20300102T000000Z-bbbb", { kind: "drill", at: "2030-01-02T01:00:00.000Z", ok: true, problems: 0, summary: null }),
+  backup("20300101T000000Z-aaaa", null),
+];
+
 before(async () => {
   server = createServer((req, res) => {
     urls.push(req.url ?? "");
+    if (req.url === "/admin/backups") {
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ items: listed }));
+      return;
+    }
     res.writeHead(200, { "Content-Type": "application/zstd" });
     res.end(Buffer.from("zstd bytes"));
   });
@@ -54,5 +78,16 @@ describe("keeper backup download", () => {
     assert.equal(urls.at(-1), "/admin/backups/20300101T000000Z-abcd/download");
     assert.match(result.stdout, /into an empty database/);
     assert.match(result.stdout, /--remote --file/);
+  });
+});
+
+describe("keeper backup list", () => {
+  it("shows each backup's latest check: failed, passed, or never", async () => {
+    const result = await runKeeper(["--url", base, "--token", "t", "backup", "list"]);
+    assert.equal(result.code, 0, result.stderr);
+    const line = (id: string) => result.stdout.split("\n").find((l) => l.includes(id)) ?? "";
+    assert.match(line("cccc"), /verify FAILED \(2 problems\) at 2030-01-03T01:00:00\.000Z/);
+    assert.match(line("bbbb"), /drill ok at 2030-01-02T01:00:00\.000Z/);
+    assert.match(line("aaaa"), /never checked/);
   });
 });

@@ -24,6 +24,7 @@ const healthReport = () => ({
   size: { bytes: 1024, limit_bytes: 10 * 1024 ** 3 },
   growth: { days_until_limit: null },
   binding: { round_trip_ms: 1 },
+  schema: { ready: true, pending: [], unknown_applied: [], summary: "schema matches the Worker's migrations" },
 });
 
 /** A job run as GET /admin/jobs/{id} answers it. */

@@ -41,6 +41,14 @@ try {
   }
   check(await post("/admin/backups"), "a backup taken through the API");
   check((await post("/admin/health/snapshot")) && (await post("/admin/health/snapshot")), "two more snapshots taken");
+  // The backup is a Workflow: wait for its manifest, then verify it so the dashboard has a check to show.
+  let backupId: string | undefined;
+  for (let attempt = 0; attempt < 120 && !backupId; attempt++) {
+    const listed = (await (await fetch(`${server.url}/admin/backups`, { headers })).json()) as { items: { id: string }[] };
+    backupId = listed.items[0]?.id;
+    if (!backupId) await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  check(backupId !== undefined && (await post(`/admin/backups/${backupId}/verify`)), "the backup finished and verified");
 
   const dashboard = `${server.url}/admin/dashboard?token=${encodeURIComponent(adminToken())}`;
   const api = (await (await fetch(`${server.url}/admin/health`, { headers })).json()) as { score: number };
@@ -78,6 +86,17 @@ try {
       `${device}: migrations applied/pending`,
     );
     check(/\d{8}T\d{6}Z-\w+ \S+ [1-9]\d* \d+\.\d\d MB/.test(await text("#backups")), `${device}: backups with rows and size`);
+    check(
+      /\d{8}T\d{6}Z-\w+ \S+ [1-9]\d* \d+\.\d\d MB verify ok at \d{4}-\d\d-\d\dT/.test(await text("#backups")),
+      `${device}: the backup's last verify`,
+    );
+    check(
+      /backups\.create #\d+ succeeded \S+ 100% · (\d+) \/ \1 tables · backup \S+ written · [1-9]\d* steps? backup-\S+/.test(
+        await text("#long-jobs"),
+      ),
+      `${device}: long jobs with progress and instance`,
+    );
+    check((await page.locator("#long-jobs .bar span").count()) > 0, `${device}: a progress bar drawn`);
     check(/\d+ running now .*backups\.create manual succeeded/.test(await text("#jobs")), `${device}: maintenance runs`);
     const overflow = Number(await page.evaluate("document.documentElement.scrollWidth - window.innerWidth"));
     check(overflow <= 0, `${device}: nothing wider than the screen (${overflow} px over)`);

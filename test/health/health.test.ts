@@ -2,13 +2,14 @@ import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
+import { MANIFEST_FORMAT, type Manifest, manifestKey } from "../../src/backups/manifest";
 import { sign } from "../../src/health/alerts";
 import { growth } from "../../src/health/checks.service";
 import { healthSnapshotJob } from "../../src/health/jobs";
 import { monitorD1, normalizeStatement, QueryRecorder } from "../../src/health/monitor";
 import { dispatchScheduled } from "../../src/maintenance/scheduled";
 import { parseConfig } from "../../src/platform/config";
-import { seedVideo } from "../support/factories";
+import { seedJobRun, seedVideo } from "../support/factories";
 import { call, tokens } from "../support/http";
 
 const config = parseConfig(env as unknown as Record<string, unknown>);
@@ -299,7 +300,86 @@ describe("alerts", () => {
   }, 20_000);
 });
 
+/** A backup as the catalog sees it: a manifest in R2 (of no tables, or naming an object that is not there). */
+async function storeManifest(id: string, objects: Manifest["objects"] = []) {
+  const manifest: Manifest = {
+    format: MANIFEST_FORMAT,
+    id,
+    created_at: `${id.slice(0, 4)}-${id.slice(4, 6)}-${id.slice(6, 8)}T00:00:00.000Z`,
+    finished_at: `${id.slice(0, 4)}-${id.slice(4, 6)}-${id.slice(6, 8)}T00:01:00.000Z`,
+    duration_ms: 60_000,
+    invocations: 1,
+    schema_version: null,
+    bookmark: { taken: false, reason: "not configured" },
+    compression: "zstd",
+    tables: [],
+    objects,
+    totals: { rows: 1234, bytes: 2 * 1024 * 1024, sql_bytes: 4 * 1024 * 1024 },
+    excluded_tables: [],
+    restore_hint: "",
+  };
+  await env.BACKUPS.put(manifestKey(id), JSON.stringify(manifest));
+}
+
 describe("dashboard", () => {
+  it("shows running and recent long jobs with a progress bar and their instance, and each backup's last verify", async () => {
+    const started = Date.UTC(2030, 5, 1, 12);
+    const running = await seedJobRun({
+      job: "backups.create",
+      status: "running",
+      startedAt: started,
+      instanceId: "backup-20300601T120000Z-0badcafe",
+      progress: { steps: 3, done: 250, total: 1000, unit: "rows", phase: "table videos" },
+    });
+    await seedJobRun({
+      job: "retention.apply-policies",
+      status: "succeeded",
+      startedAt: started - 3_600_000,
+      finishedAt: started - 3_000_000,
+      instanceId: "retention-20300601",
+      progress: { steps: 5, done: 40, total: null, unit: "items", phase: "done" },
+    });
+    const good = "20300601T000000Z-aaaa";
+    const bad = "20300602T000000Z-bbbb";
+    await storeManifest(good);
+    const missing = {
+      key: `backups/${bad}/videos-0001.sql.zst`,
+      kind: "data" as const,
+      table: null,
+      rows: 0,
+      bytes: 1,
+      sql_bytes: 1,
+      sha256: "0",
+      frames: [1],
+    };
+    await storeManifest(bad, [missing]);
+    expect((await call("POST", `/admin/backups/${good}/verify`)).status).toBe(200);
+    expect((await call("POST", `/admin/backups/${bad}/verify`)).status).toBe(200);
+
+    const html = await (await call("GET", "/admin/dashboard", { token: "read" })).text();
+    const jobs = html.slice(html.indexOf('id="jobs"'));
+    const row = (needle: string) => {
+      const at = jobs.indexOf(needle);
+      return jobs.slice(jobs.lastIndexOf("<tr", at), jobs.indexOf("</tr>", at));
+    };
+    const runningRow = row(`#${running}`);
+    expect(runningRow).toContain("backups.create");
+    expect(runningRow).toContain('aria-valuenow="250"');
+    expect(runningRow).toContain('style="width:25.0%"');
+    expect(runningRow).toContain("25% · 250 / 1000 rows · table videos · 3 steps");
+    expect(runningRow).toContain("backup-20300601T120000Z-0badcafe");
+    const finishedRow = row("retention-20300601");
+    expect(finishedRow).toContain("40 items · done · 5 steps");
+    expect(finishedRow).not.toContain('class="bar"');
+    expect(jobs.indexOf(`#${running}`)).toBeLessThan(jobs.indexOf("retention-20300601"));
+
+    const backups = html.slice(html.indexOf('id="backups"'), html.indexOf('id="jobs"'));
+    const backupRow = (id: string) => backups.slice(backups.indexOf(id), backups.indexOf("</tr>", backups.indexOf(id)));
+    expect(backupRow(good)).toMatch(/class="ok"[^>]*>verify ok at \d{4}-/);
+    expect(backupRow(bad)).toMatch(/class="bad"[^>]*>verify failed \(1\) at \d{4}-/);
+    expect(backupRow(bad)).toContain("is missing");
+  });
+
   it("renders the score without JavaScript, and takes ?token= only in development", async () => {
     const res = await call("GET", "/admin/dashboard", { token: "read" });
     expect(res.status).toBe(200);

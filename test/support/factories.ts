@@ -108,11 +108,22 @@ export async function seedJobRun(seed: {
   startedAt: number;
   finishedAt?: number | null;
   error?: string | null;
+  /** A long job's Workflow instance and the progress it last reported. */
+  instanceId?: string;
+  progress?: { steps: number; done: number; total: number | null; unit: string; phase: string };
 }): Promise<number> {
   const row = await env.DB.prepare(
-    "INSERT INTO keeper_job_runs (job, trigger, actor, status, started_at, finished_at, error) VALUES (?, 'cron', 'cron', ?, ?, ?, ?) RETURNING id",
+    "INSERT INTO keeper_job_runs (job, trigger, actor, status, started_at, finished_at, error, instance_id, progress) VALUES (?, 'cron', 'cron', ?, ?, ?, ?, ?, ?) RETURNING id",
   )
-    .bind(seed.job, seed.status, seed.startedAt, seed.finishedAt ?? null, seed.error ?? null)
+    .bind(
+      seed.job,
+      seed.status,
+      seed.startedAt,
+      seed.finishedAt ?? null,
+      seed.error ?? null,
+      seed.instanceId ?? null,
+      seed.progress ? JSON.stringify(seed.progress) : null,
+    )
     .first<{ id: number }>();
   if (!row) throw new Error("the job run was not inserted");
   return row.id;

@@ -1,4 +1,4 @@
--- Rollback of 0007_retire_job_cursors: the table comes back empty (jobs resume from their Workflow's
+-- Rollback of 0008_retire_job_cursors: the table comes back empty (jobs resume from their Workflow's
 -- state now; nothing reads or writes it).
 CREATE TABLE `keeper_job_cursors` (
 	`job` text PRIMARY KEY NOT NULL,
