@@ -6,6 +6,7 @@ import {
   adminToken,
   backupOverHttp,
   type DevServer,
+  followRun,
   localDatabaseFile,
   parseFlags,
   processTreeCpuSeconds,
@@ -86,9 +87,15 @@ async function keeperRestore(server: DevServer, backupId: string): Promise<Measu
     headers,
     body: JSON.stringify({ target: "scratch", force: true }),
   });
-  const restored = (await response.json()) as { verified: boolean };
-  if (!response.ok) throw new Error(`restore failed: ${JSON.stringify(restored)}`);
-  return { seconds: seconds(since), cpuSeconds: processTreeCpuSeconds(server.pid) - cpuBefore, verified: restored.verified };
+  // The restore Workflow's run, followed to its end as `keeper backup restore` does.
+  const started = (await response.json()) as { run?: { id: number } };
+  if (response.status !== 202 || !started.run) throw new Error(`restore did not start: ${JSON.stringify(started)}`);
+  const counts = await followRun(server.url, headers, started.run.id);
+  return {
+    seconds: seconds(since),
+    cpuSeconds: processTreeCpuSeconds(server.pid) - cpuBefore,
+    verified: counts.verified === true,
+  };
 }
 
 const sqliteDump = path.join(work, "sqlite.sql");

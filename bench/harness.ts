@@ -280,22 +280,28 @@ export function parseFlags(argv: string[], defaults: Record<string, string>): Re
   return flags;
 }
 
+/** Follows a job run at /admin/jobs/{id} until it ends; throws unless it succeeded. */
+export async function followRun(url: string, headers: Record<string, string>, id: number) {
+  for (;;) {
+    const current = (await (await fetch(`${url}/admin/jobs/${id}`, { headers })).json()) as {
+      status: string;
+      error: string | null;
+      counts: Record<string, string | number | boolean | null> | null;
+    };
+    if (current.status === "succeeded" && current.counts) return current.counts;
+    if (current.status !== "running") throw new Error(`job ${id} ${current.status}: ${current.error}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 /**
  * One complete backup over HTTP, as `keeper backup create` does it: start the backup Workflow, then
- * follow its run at /admin/jobs/{id} until it ends. Throws unless it succeeded.
+ * follow its run until it ends. Throws unless it succeeded.
  */
 export async function backupOverHttp(url: string, headers: Record<string, string>) {
   const started = await fetch(`${url}/admin/backups`, { method: "POST", headers, body: "{}" });
   const { run } = (await started.json()) as { run: { id: number } };
   if (!started.ok || !run) throw new Error(`backup did not start: HTTP ${started.status}`);
-  for (;;) {
-    const current = (await (await fetch(`${url}/admin/jobs/${run.id}`, { headers })).json()) as {
-      status: string;
-      error: string | null;
-      counts: { backup: string; steps: number } | null;
-    };
-    if (current.status === "succeeded" && current.counts) return { backupId: current.counts.backup, steps: current.counts.steps };
-    if (current.status !== "running") throw new Error(`backup ${current.status}: ${current.error}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  const counts = await followRun(url, headers, run.id);
+  return { backupId: String(counts.backup), steps: Number(counts.steps) };
 }

@@ -538,7 +538,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Check every object, back main up first (when it is the target), restore into SCRATCH_DB (default) or main, then compare digests with the manifest */
+        /** Start the restore Workflow: check every object, back main up first (when it is the target), restore into SCRATCH_DB (default) or main, then compare digests with the manifest */
         post: operations["backups.restore"];
         delete?: never;
         options?: never;
@@ -572,7 +572,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Restore drill: the newest backup into SCRATCH_DB, digests compared with the manifest */
+        /** Start the restore drill Workflow: the newest backup into SCRATCH_DB, digests compared with the manifest */
         post: operations["backups.drill"];
         delete?: never;
         options?: never;
@@ -1413,6 +1413,24 @@ export interface components {
             sha256: string;
             /** @description Compressed length of each zstd frame (≤ 32 KB of SQL each), for frame-by-frame reading */
             frames: number[];
+        };
+        RestorePlan: {
+            id: string;
+            /** @enum {string} */
+            target: "scratch" | "main";
+            /** @description The tables restored, with the backup's row counts */
+            tables: {
+                name: string;
+                rows: number;
+            }[];
+            /** @description Tables dropped first (children before parents); only with force */
+            drops: string[];
+            /** @description Tables of the target that already hold rows */
+            occupied: {
+                name: string;
+                rows: number;
+            }[];
+            rows: number;
         };
         BackupPruneResult: {
             dryRun: boolean;
@@ -4840,26 +4858,29 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The plan or the result */
+            /** @description The plan (dryRun: true); nothing was changed */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        dryRun: boolean;
-                        plan: {
-                            [key: string]: unknown;
-                        };
-                        verified: boolean | null;
-                        mismatches: {
-                            [key: string]: unknown;
-                        }[];
-                        foreign_key_violations?: {
-                            [key: string]: unknown;
-                        }[];
-                        /** @description The backup of main taken just before it was replaced */
-                        safety_backup: string | null;
+                        /** @enum {boolean} */
+                        dryRun: true;
+                        plan: components["schemas"]["RestorePlan"];
+                    };
+                };
+            };
+            /** @description The restore job's run, just started: follow it at /admin/jobs/{run.id}; its counts name the safety backup as soon as it exists */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {boolean} */
+                        dryRun: false;
+                        run: components["schemas"]["JobRun"];
                     };
                 };
             };
@@ -5106,14 +5127,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The run */
-            200: {
+            /** @description The drill job's run, still running; started: false means a drill was already running and this is it */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        [key: string]: unknown;
+                        run: components["schemas"]["JobRun"];
+                        started: boolean;
                     };
                 };
             };

@@ -39,7 +39,7 @@ function rowsOf(file: string, table: string): string {
 function schemaOf(file: string): string {
   return sqlite(
     file,
-    "SELECT type || ' ' || name || ' ' || sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT IN ('keeper_leases', 'keeper_job_cursors') ORDER BY type, name;",
+    "SELECT type || ' ' || name || ' ' || sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT IN ('keeper_leases', 'keeper_restore_position') ORDER BY type, name;",
   );
 }
 

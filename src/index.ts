@@ -16,4 +16,4 @@ export default {
 } satisfies ExportedHandler<Env>;
 
 // Workflow classes are found by name among the main module's exports (wrangler.toml [[workflows]]).
-export { BackupWorkflow, RetentionWorkflow } from "./maintenance/workflows";
+export { BackupWorkflow, DrillWorkflow, RestoreWorkflow, RetentionWorkflow } from "./maintenance/workflows";

@@ -161,37 +161,47 @@ export function registerBackup(program: Command, context: CommandContext) {
     .option("--force", "replace tables that already hold rows", false)
     .option("--dry-run", "only print the plan", false)
     .option("--yes", "do not ask for confirmation (main database)", false)
-    .description("Restore a backup and check every table against the manifest")
-    .action(async (id: string, options: { target: string; tables?: string; force: boolean; dryRun: boolean; yes: boolean }) => {
-      if (options.target !== "scratch" && options.target !== "main") throw new CliError("--target must be scratch or main", 2);
-      const body = {
-        target: options.target as "scratch" | "main",
-        force: options.force,
-        tables: options.tables ? options.tables.split(",").map((t) => t.trim()) : undefined,
-      };
-      const restore = (mode: { dryRun: true } | { confirm: true }) =>
-        call((api) => api.POST("/admin/backups/{id}/restore", { params: { path: { id } }, body: { ...body, ...mode } }));
-      const plan = await restore({ dryRun: true });
-      // The restore route declares its plan as an open object; these are the fields printed.
-      const planned = plan.plan as { rows: number; tables: unknown[]; drops: string[] };
-      const describe = () =>
-        `${planned.rows} rows in ${planned.tables.length} tables into ${options.target}${planned.drops.length ? `, replacing ${planned.drops.join(", ")}` : ""}`;
-      if (options.dryRun) return emit(context.output(), plan, () => `would restore ${describe()}`);
-      if (options.target === "main") await confirmOrExit(`Restore ${describe()}?`, options);
-      progress(`restoring ${describe()}…`);
-      const result = await restore({ confirm: true });
-      emit(context.output(), result, () =>
-        [
-          result.verified
-            ? "restored; every table matches the manifest"
-            : `restored, but ${result.mismatches.length} table(s) differ, ${result.foreign_key_violations?.length ?? 0} foreign key violation(s)`,
-          result.safety_backup ? `safety backup of the replaced database: ${result.safety_backup}` : "",
-        ]
-          .filter(Boolean)
-          .join("\n"),
-      );
-      if (!result.verified) process.exitCode = 1;
-    });
+    .option("--no-wait", "print the job id and return instead of waiting for the restore's end")
+    .description("Restore a backup (the restore Workflow) and check every table against the manifest; waits for its end")
+    .action(
+      async (
+        id: string,
+        options: { target: string; tables?: string; force: boolean; dryRun: boolean; yes: boolean; wait: boolean },
+      ) => {
+        if (options.target !== "scratch" && options.target !== "main") throw new CliError("--target must be scratch or main", 2);
+        const body = {
+          target: options.target as "scratch" | "main",
+          force: options.force,
+          tables: options.tables ? options.tables.split(",").map((t) => t.trim()) : undefined,
+        };
+        const planned = await call((api) =>
+          api.POST("/admin/backups/{id}/restore", { params: { path: { id } }, body: { ...body, dryRun: true } }),
+        );
+        if (!planned.dryRun) throw new CliError("asked for a plan, the Worker started a restore instead");
+        const plan = planned.plan;
+        const describe = () =>
+          `${plan.rows} rows in ${plan.tables.length} tables into ${options.target}${plan.drops.length ? `, replacing ${plan.drops.join(", ")}` : ""}`;
+        if (options.dryRun) return emit(context.output(), planned, () => `would restore ${describe()}`);
+        if (options.target === "main") await confirmOrExit(`Restore ${describe()}?`, options);
+        const started = await call((api) =>
+          api.POST("/admin/backups/{id}/restore", { params: { path: { id } }, body: { ...body, confirm: true } }),
+        );
+        if (started.dryRun) throw new CliError("asked to restore, the Worker answered with a plan");
+        progress(`restoring ${describe()}: job ${started.run.id}`);
+        if (!options.wait) return followStartedJob(context, started.run, options);
+        const run = await waitForJob(context.client(), started.run.id);
+        if (run.status !== "succeeded") return reportRun(context.output(), run);
+        const safety = run.counts?.safety_backup;
+        emit(context.output(), run, () =>
+          [
+            "restored; every table matches the manifest",
+            typeof safety === "string" ? `safety backup of the replaced database: ${safety}` : "",
+          ]
+            .filter(Boolean)
+            .join("\n"),
+        );
+      },
+    );
 
   backup
     .command("prune")
@@ -235,10 +245,11 @@ export function registerBackup(program: Command, context: CommandContext) {
 
   backup
     .command("drill")
-    .description("Restore the newest backup into SCRATCH_DB and compare with its manifest")
-    .action(async () => {
-      const run = await call((api) => api.POST("/admin/backups/drill"));
-      emit(context.output(), run, () => `${run.status}: ${JSON.stringify(run.counts ?? run.error)}`);
-      if (run.status !== "succeeded") process.exitCode = 1;
+    .description("Restore the newest backup into SCRATCH_DB and compare with its manifest (the drill Workflow)")
+    .option("--no-wait", "print the job id and return instead of waiting for the drill's end")
+    .action(async (options: { wait: boolean }) => {
+      const result: { run: JobRun; started: boolean } = await call((api) => api.POST("/admin/backups/drill"));
+      progress(result.started ? `drill: job ${result.run.id} started` : `drill: job ${result.run.id} was already running`);
+      await followStartedJob(context, result.run, options);
     });
 }

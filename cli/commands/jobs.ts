@@ -49,17 +49,32 @@ export async function waitForJob(client: ApiClient, id: number, options: { inter
   }
 }
 
+/**
+ * For a restore that did not succeed (failed, cancelled, or still running after a kill) and had
+ * taken its safety backup: where the database it replaced is, and the one command that brings it back.
+ */
+export function safetyBackupHint(run: JobRun): string | null {
+  const safety = run.counts?.safety_backup;
+  if (run.status === "succeeded" || typeof safety !== "string") return null;
+  return `restore failed; the database before it is in backup ${safety}: keeper backup restore ${safety} --target main --force`;
+}
+
 /** Prints a finished run and turns anything but success into exit 1. */
 export function reportRun(output: OutputOptions, run: JobRun): void {
+  const hint = safetyBackupHint(run);
   emit(output, run, () =>
     keyValues([
       ["job", `${run.job} (run ${run.id}, instance ${run.instance_id ?? "-"})`],
       ["status", run.status],
       ...Object.entries(run.counts ?? {}),
       ...(run.error ? ([["error", run.error]] as [string, unknown][]) : []),
+      ...(hint && !run.error?.includes(hint) ? ([["hint", hint]] as [string, unknown][]) : []),
     ]),
   );
-  if (run.status !== "succeeded") throw new CliError(`job ${run.id} ${run.status}${run.error ? `: ${run.error}` : ""}`);
+  if (run.status === "succeeded") return;
+  // With --json the run just printed is the one document on stdout; it says what went wrong.
+  if (output.json) process.exitCode = 1;
+  else throw new CliError(`job ${run.id} ${run.status}${run.error ? `: ${run.error}` : ""}`);
 }
 
 /**
@@ -125,6 +140,7 @@ export function registerJobs(program: Command, context: CommandContext) {
           ["progress", progressLine(run)],
           ["counts", run.counts],
           ["error", run.error],
+          ...(safetyBackupHint(run) ? ([["hint", safetyBackupHint(run)]] as [string, unknown][]) : []),
         ]),
       );
     });

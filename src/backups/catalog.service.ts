@@ -64,9 +64,13 @@ export async function listBackups({ ctx }: { ctx: AppContext }) {
  * text anywhere, so a partial line and partial UTF-8 carry over), checking the object's sha256 and
  * frame layout against the manifest as it goes. Memory: one frame and one line.
  */
-export async function* readObjectLines(ctx: AppContext, object: ManifestObject): AsyncGenerator<string[]> {
+export async function* readObjectLines(
+  ctx: AppContext,
+  object: ManifestObject,
+  onOpen?: (stored: R2Object) => void,
+): AsyncGenerator<string[]> {
   let carry = "";
-  for await (const text of readObjectFrames(ctx, object)) {
+  for await (const text of readObjectFrames(ctx, object, onOpen)) {
     const lines = (carry + text).split("\n");
     carry = lines.pop() ?? "";
     if (lines.length > 0) yield lines;
@@ -74,9 +78,14 @@ export async function* readObjectLines(ctx: AppContext, object: ManifestObject):
   if (carry.length > 0) yield [carry];
 }
 
-async function* readObjectFrames(ctx: AppContext, object: ManifestObject): AsyncGenerator<string> {
+async function* readObjectFrames(
+  ctx: AppContext,
+  object: ManifestObject,
+  onOpen?: (stored: R2Object) => void,
+): AsyncGenerator<string> {
   const stored = await ctx.backups.get(object.key);
   if (!stored) throw new KeeperError("UNPROCESSABLE", `Backup object ${object.key} is missing`);
+  onOpen?.(stored);
   const hash = createHash("sha256");
   const reader = stored.body.getReader();
   let pending = new Uint8Array(0);

@@ -13,17 +13,17 @@ import {
   sequenceSql,
 } from "./manifest";
 import { ObjectWriter } from "./object-writer";
-import { PARTS_TABLE, renderPage } from "./sql-render";
+import { PARTS_TABLE, RESTORE_POSITION_TABLE, renderPage } from "./sql-render";
 
 export const BACKUP_JOB = "backups.create";
 /** Pages per data object: bounds an object to ~250k rows. */
 export const PAGES_PER_OBJECT = 50;
 /**
- * Runtime state, not data: a restored lease or resume cursor would be wrong in its new home (and
- * the cursor of the running backup would describe itself), and staged parts of a long value are
- * left over only by a replay that stopped half way. Everything else is backed up.
+ * Runtime state, not data: a restored lease would be wrong in its new home, and staged parts of a
+ * long value and a restore's position are left over only by a restore that stopped half way.
+ * Everything else is backed up.
  */
-export const EXCLUDED_TABLES = ["keeper_leases", "keeper_job_cursors", PARTS_TABLE];
+export const EXCLUDED_TABLES = ["keeper_leases", PARTS_TABLE, RESTORE_POSITION_TABLE];
 
 const encoder = new TextEncoder();
 /**

@@ -2,12 +2,14 @@ import { startJob } from "../maintenance/jobs.service";
 import { runExclusive } from "../maintenance/runs";
 import type { MaintenanceJob } from "../maintenance/scheduled";
 import { BACKUP_JOB } from "./create.service";
-import { runRestoreDrill } from "./drill.service";
+import { DRILL_JOB } from "./drill-job";
 import { pruneBackups } from "./prune.service";
 
 /**
- * Daily (cron `0 4 * * *`): start the backup Workflow, prune by the configured rules, drill the
- * newest complete backup (the Workflow runs on; today's backup is drilled tomorrow).
+ * Daily (cron `0 4 * * *`): start the backup Workflow, prune by the configured rules, start the
+ * drill Workflow on the newest complete backup. The Workflows run on in their own invocations (so
+ * a drill that fails cannot take prune down, nor the other way round); today's backup is drilled
+ * tomorrow.
  */
 export const backupJob: MaintenanceJob = {
   name: BACKUP_JOB,
@@ -29,6 +31,7 @@ export const pruneJob: MaintenanceJob = {
 };
 
 export const drillJob: MaintenanceJob = {
-  name: "backups.drill",
-  run: async ({ ctx }) => runRestoreDrill({ ctx, input: { trigger: "cron" } }),
+  name: DRILL_JOB,
+  run: async ({ ctx }) =>
+    (await startJob({ ctx, input: { kind: "drill", trigger: "cron", params: { requestedAt: ctx.now().getTime() } } })).run,
 };

@@ -7,6 +7,7 @@ import { forgetBackupChecks } from "./backup-checks.service";
 import { listBackupIds, listBackups } from "./catalog.service";
 import { BACKUP_JOB } from "./create.service";
 import { BACKUP_PREFIX, type Manifest, manifestKey } from "./manifest";
+import { RESTORE_JOB } from "./restore-job";
 
 const count = z.number().int().min(0).max(3650);
 export const RetentionRules = z
@@ -79,7 +80,8 @@ export function rulesFromEnv(env: Record<string, unknown>): RetentionRules {
 
 /**
  * Deletes backups no rule keeps (manifest first, so a half-deleted backup no longer "exists"),
- * and leftovers of failed runs older than two days — never the backup a run is still writing.
+ * and leftovers of failed runs older than two days — none while a backup or a restore runs, so
+ * never the backup a run is still writing.
  */
 export async function pruneBackups({
   ctx,
@@ -96,15 +98,16 @@ export async function pruneBackups({
   const backups = await listBackups({ ctx });
   const kept = selectKept(backups, rules, now);
   const doomed = backups.filter((b) => !kept.has(b.id)).map((b) => b.id);
-  const inProgress = await ctx.d1
-    .prepare("SELECT cursor FROM keeper_job_cursors WHERE job = ?")
-    .bind(BACKUP_JOB)
-    .first<{ cursor: string }>();
-  const writing = inProgress ? (JSON.parse(inProgress.cursor) as { id: string }).id : null;
+  // A backup being written (by the backup job, or as a restore's safety backup) has no manifest
+  // yet: while either job runs, no incomplete backup counts as a leftover.
+  const writing = await ctx.d1
+    .prepare(`SELECT count(*) AS n FROM keeper_leases WHERE name IN (?, ?) AND expires_at > ?`)
+    .bind(BACKUP_JOB, RESTORE_JOB, now)
+    .first<{ n: number }>();
   const complete = new Set(backups.map((b) => b.id));
   const leftovers: string[] = [];
-  for (const id of await listBackupIds(ctx)) {
-    if (complete.has(id) || id === writing) continue;
+  for (const id of (writing?.n ?? 0) > 0 ? [] : await listBackupIds(ctx)) {
+    if (complete.has(id)) continue;
     const started = Date.parse(
       `${id.slice(0, 4)}-${id.slice(4, 6)}-${id.slice(6, 8)}T${id.slice(9, 11)}:${id.slice(11, 13)}:${id.slice(13, 15)}Z`,
     );

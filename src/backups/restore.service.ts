@@ -1,19 +1,12 @@
-import { exclusiveLeases, refuseIfExcluded } from "../maintenance/exclusion";
-import { acquireLease, releaseLease } from "../maintenance/lease";
-import { recordAudit } from "../platform/audit";
+import { startJob } from "../maintenance/jobs.service";
 import type { AppContext } from "../platform/context";
 import { KeeperError } from "../platform/errors";
-import { readObjectLines, requireManifest } from "./catalog.service";
-import { advanceBackup, startBackup } from "./create.service";
-import { digestTable } from "./digest";
+import { requireManifest } from "./catalog.service";
 import { introspect, quoteIdentifier } from "./introspect";
-import { type Manifest, type ManifestTable, sequenceSql } from "./manifest";
-import { PARTS_TABLE } from "./sql-render";
-import { checkBackup, requireCurrentFormat } from "./verify.service";
+import type { Manifest } from "./manifest";
+import { requireCurrentFormat } from "./verify.service";
 
 export type RestoreTarget = "scratch" | "main";
-/** INSERT statements per D1 batch: each is ≤ 100 KB, so a batch stays about 1 MB and one transaction. */
-const STATEMENTS_PER_BATCH = 10;
 
 export interface RestoreInput {
   id: string;
@@ -24,12 +17,7 @@ export interface RestoreInput {
   confirm: boolean;
 }
 
-const tableNameOf = (sql: string, pattern: RegExp) => pattern.exec(sql)?.[1] ?? null;
-const createdTable = (sql: string) => tableNameOf(sql, /^CREATE TABLE\s+[`"[]?([^`"\]\s(]+)/i);
-const indexedTable = (sql: string) => tableNameOf(sql, /\bON\s+[`"[]?([^`"\]\s(]+)/i);
-const withoutSemicolon = (statement: string) => statement.replace(/;\s*$/, "");
-
-async function existingRows(d1: D1Database, names: string[]) {
+export async function existingRows(d1: D1Database, names: string[]) {
   const present: { name: string; rows: number }[] = [];
   for (const name of names) {
     const exists = await d1.prepare("SELECT 1 AS x FROM sqlite_schema WHERE type = 'table' AND name = ?").bind(name).first();
@@ -38,27 +26,6 @@ async function existingRows(d1: D1Database, names: string[]) {
     present.push({ name, rows: count?.n ?? 0 });
   }
   return present;
-}
-
-async function* statementsOf(ctx: AppContext, manifest: Manifest, kind: "schema" | "data" | "extras", tables: Set<string>) {
-  for (const object of manifest.objects) {
-    if (object.kind !== kind || (object.table && !tables.has(object.table))) continue;
-    // A statement ends with ";" at the end of a line (rows never span lines; see sql-render.ts),
-    // except inside a trigger, whose body statements end with ";" too: it ends with "END;".
-    let statement: string[] = [];
-    for await (const lines of readObjectLines(ctx, object)) {
-      for (const line of lines) {
-        if (line.length === 0 && statement.length === 0) continue;
-        statement.push(line);
-        const inTrigger = /^\s*CREATE\s+(TEMP\s+|TEMPORARY\s+)?TRIGGER\b/i.test(statement[0]);
-        if (inTrigger ? /\bEND;$/i.test(line) : line.endsWith(";")) {
-          yield statement.join("\n");
-          statement = [];
-        }
-      }
-    }
-    if (statement.join("").trim().length > 0) yield statement.join("\n");
-  }
 }
 
 /** What a restore will do to its target, computed without changing it. */
@@ -90,106 +57,30 @@ async function cascadeVictims(d1: D1Database, dropped: string[], names: Set<stri
 }
 
 /**
- * Applies a verified backup's tables to `target`: drops `drops` (children first), creates the
- * missing tables, inserts the rows in batches (parents first, foreign keys deferred within each
- * batch), sets sqlite_sequence, then the indexes and triggers. One call is one step with explicit
- * state: it needs nothing but its arguments.
+ * Tables of the main database a restore into it leaves as they are: the run records, which hold
+ * the restore's own run (replacing them would lose it mid-way, and the history of the jobs that
+ * ran on this database). A restore into SCRATCH_DB restores them like any other table.
  */
-export async function applyBackup(
-  ctx: AppContext,
-  target: D1Database,
-  manifest: Manifest,
-  input: { names: Set<string>; drops: string[]; present: string[] },
-): Promise<void> {
-  const { names, drops, present } = input;
-  // Parts a failed restore may have left behind go too (they are never data).
-  await target.batch([...drops, PARTS_TABLE].map((name) => target.prepare(`DROP TABLE IF EXISTS ${quoteIdentifier(name)}`)));
-  const creates: D1PreparedStatement[] = [];
-  for await (const statement of statementsOf(ctx, manifest, "schema", names)) {
-    const table = createdTable(statement);
-    if (table && names.has(table) && (drops.includes(table) || !present.includes(table)))
-      creates.push(target.prepare(withoutSemicolon(statement)));
-  }
-  if (creates.length > 0) await target.batch(creates);
-  let batch: D1PreparedStatement[] = [];
-  const flush = async () => {
-    if (batch.length === 0) return;
-    await target.batch([target.prepare("PRAGMA defer_foreign_keys = on"), ...batch]);
-    batch = [];
-  };
-  for await (const statement of statementsOf(ctx, manifest, "data", names)) {
-    batch.push(target.prepare(withoutSemicolon(statement)));
-    if (batch.length >= STATEMENTS_PER_BATCH) await flush();
-  }
-  await flush();
-  const sequences = sequenceSql(manifest.tables.filter((table) => names.has(table.name)))
-    .split("\n")
-    .filter((line) => line.length > 0);
-  const extras: D1PreparedStatement[] = sequences.map((statement) => target.prepare(withoutSemicolon(statement)));
-  for await (const statement of statementsOf(ctx, manifest, "extras", names)) {
-    const table = indexedTable(statement);
-    if (table && names.has(table))
-      extras.push(
-        target.prepare(
-          withoutSemicolon(statement)
-            .replace(/^CREATE (UNIQUE )?INDEX /i, "CREATE $1INDEX IF NOT EXISTS ")
-            .replace(/^CREATE TRIGGER /i, "CREATE TRIGGER IF NOT EXISTS ")
-            .replace(/^CREATE VIEW /i, "CREATE VIEW IF NOT EXISTS "),
-        ),
-      );
-  }
-  if (extras.length > 0) await target.batch(extras);
-}
+export const KEPT_IN_MAIN = ["keeper_job_runs"];
 
-type Mismatch = { table: string; expected: { rows: number; sha256: string }; found: { rows: number; sha256: string } };
+/** The tables of a backup a restore into `target` writes. */
+export const restorableTables = <T extends { name: string }>(tables: T[], target: RestoreTarget) =>
+  target === "main" ? tables.filter((table) => !KEPT_IN_MAIN.includes(table.name)) : tables;
 
-/** Every table's digest and count against the manifest, and the target's foreign keys. */
-async function compareWithManifest(target: D1Database, tables: ManifestTable[]) {
-  const mismatches: Mismatch[] = [];
-  for (const table of tables) {
-    const found = await digestTable(target, { name: table.name, columns: table.columns, rowidAlias: table.rowid_alias });
-    if (found.rows !== table.rows || found.sha256 !== table.sha256)
-      mismatches.push({ table: table.name, expected: { rows: table.rows, sha256: table.sha256 }, found });
-  }
-  const { results: foreignKeyViolations } = await target.prepare("PRAGMA foreign_key_check").all<Record<string, unknown>>();
-  return { mismatches, foreignKeyViolations };
+/** A plan and what it was made from: the manifest and the tables of the target it found. */
+export interface PlannedRestore {
+  manifest: Manifest;
+  plan: RestorePlan;
+  present: string[];
 }
 
 /**
- * The main database as it is now, backed up completely before a restore replaces it: the restore's
- * audit row names it, and a restore that fails half way is undone from it.
+ * What a restore would do, and the refusals that need nothing but the manifest and the target:
+ * unknown tables, an old format, a target already holding rows (unless `force`: then those tables
+ * are dropped first, children before parents), a drop that would cascade into a table not being
+ * restored, and the main database without `confirm` (a dry run needs none). Changes nothing.
  */
-async function takeSafetyBackup(ctx: AppContext): Promise<Manifest> {
-  const cursor = await startBackup(ctx);
-  cursor.invocations = 1;
-  const manifest = await advanceBackup(
-    ctx,
-    cursor,
-    () => false,
-    async () => {},
-  );
-  if (!manifest) throw new Error("the safety backup did not finish");
-  return manifest;
-}
-
-/** The audit row of a restore is the record of what happened to the target: one retry if D1 blips. */
-async function auditRestore(ctx: AppContext, target: string, detail: Record<string, unknown>) {
-  const entry = { action: "backups.restore", target, detail };
-  await recordAudit(ctx, entry).catch(() => recordAudit(ctx, entry));
-}
-
-/**
- * Restores a backup (or some of its tables) into SCRATCH_DB or the main database. Nothing touches
- * the target before every object of the selected tables has been read back and checked (sha256,
- * values against the digests). A target that already holds any of those tables with rows is
- * refused unless `force` (then those tables are dropped first, children before parents), and a
- * drop that would cascade into a table not being restored is refused. The main database needs
- * `confirm`, and is first backed up (the safety backup): if the restore fails at any statement,
- * the safety backup is restored, so the database ends as it was or as the backup — never empty.
- * Afterwards every table's digest and row count are compared with the manifest and
- * `PRAGMA foreign_key_check` must be empty. Every outcome is audited.
- */
-export async function restoreBackup({ ctx, input }: { ctx: AppContext; input: RestoreInput }) {
+export async function planRestore({ ctx, input }: { ctx: AppContext; input: RestoreInput }): Promise<PlannedRestore> {
   const manifest = await requireManifest(ctx, input.id);
   requireCurrentFormat(manifest);
   const unknown = (input.tables ?? []).filter((name) => !manifest.tables.some((table) => table.name === name));
@@ -198,7 +89,15 @@ export async function restoreBackup({ ctx, input }: { ctx: AppContext; input: Re
       errors: unknown.map((name) => ({ path: "body.tables", message: `unknown table ${name}` })),
     });
   }
-  const selected = manifest.tables.filter((table) => !input.tables || input.tables.includes(table.name));
+  const kept = input.target === "main" ? (input.tables ?? []).filter((name) => KEPT_IN_MAIN.includes(name)) : [];
+  if (kept.length > 0) {
+    throw new KeeperError("UNPROCESSABLE", `A restore into main keeps ${kept.join(", ")} (it holds the restore's own run)`, {
+      errors: kept.map((name) => ({ path: "body.tables", message: `${name} is kept by a restore into main` })),
+    });
+  }
+  const selected = restorableTables(manifest.tables, input.target).filter(
+    (table) => !input.tables || input.tables.includes(table.name),
+  );
   const names = new Set(selected.map((table) => table.name));
   const target = input.target === "main" ? ctx.d1 : ctx.env.SCRATCH_DB;
   const present = await existingRows(
@@ -229,106 +128,34 @@ export async function restoreBackup({ ctx, input }: { ctx: AppContext; input: Re
       { extra: { cascades: victims } },
     );
   }
-  if (input.dryRun) return { dryRun: true, plan, verified: null, mismatches: [], safety_backup: null };
-  if (input.target === "main" && !input.confirm) {
+  if (!input.dryRun && input.target === "main" && !input.confirm) {
     throw new KeeperError(
       "CONFIRMATION_REQUIRED",
       "Restoring into the main database replaces data; send confirm: true (try dryRun: true first)",
     );
   }
-  const leaseName = input.target === "main" ? exclusiveLeases.restore : "scratch-db";
-  const holder = `restore:${crypto.randomUUID()}`;
-  if (!(await acquireLease({ ctx, input: { name: leaseName, holder, ttlMs: 15 * 60_000 } }))) {
-    throw new KeeperError("LOCKED", `Another run holds the ${leaseName} lease; try again when it finishes`);
-  }
-  // Into the main database, not while a backup, a migration or retention runs (the exclusion matrix).
-  if (input.target === "main") await refuseIfExcluded({ ctx, input: { job: "restore", holder } });
-  const audit = { into: input.target, tables: selected.map((t) => t.name), dropped: plan.drops };
-  try {
-    const problems = await checkBackup(ctx, manifest, names);
-    if (problems.length > 0) {
-      await auditRestore(ctx, manifest.id, { ...audit, dropped: [], outcome: "refused", problems });
-      throw new KeeperError("UNPROCESSABLE", `Backup ${manifest.id} failed its checks; the target was not touched`, {
-        extra: { problems },
-      });
-    }
-    let safety: Manifest | null = null;
-    if (input.target === "main") {
-      try {
-        safety = await takeSafetyBackup(ctx);
-      } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
-        await auditRestore(ctx, manifest.id, { ...audit, dropped: [], outcome: "not_started", error: reason });
-        throw new KeeperError("UNAVAILABLE", `The safety backup failed (${reason}); the main database was not touched`, {
-          cause: error,
-        });
-      }
-    }
-    try {
-      await applyBackup(ctx, target, manifest, { names, drops: plan.drops, present: present.map((p) => p.name) });
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      if (!safety) {
-        await auditRestore(ctx, manifest.id, { ...audit, outcome: "failed", error: reason });
-        throw error;
-      }
-      throw await rollForward(ctx, manifest.id, safety, { ...audit, error: reason });
-    }
-    const { mismatches, foreignKeyViolations } = await compareWithManifest(target, selected);
-    const verified = mismatches.length === 0 && foreignKeyViolations.length === 0;
-    await auditRestore(ctx, manifest.id, {
-      ...audit,
-      outcome: "restored",
-      verified,
-      safety_backup: safety?.id ?? null,
-      foreign_key_violations: foreignKeyViolations.length,
-    });
-    return {
-      dryRun: false,
-      plan,
-      verified,
-      mismatches,
-      foreign_key_violations: foreignKeyViolations,
-      safety_backup: safety?.id ?? null,
-    };
-  } finally {
-    await releaseLease({ ctx, input: { name: leaseName, holder } });
-  }
+  return { manifest, plan, present: present.map((table) => table.name) };
 }
 
 /**
- * After a restore into main failed part way: the safety backup is applied over whatever the failed
- * restore left (every table it holds dropped and written again) and checked. Returns the error to
- * answer with; the audit row says whether the database is back as it was.
+ * A restore asked for over HTTP: a dry run answers with the plan; otherwise the plan's refusals
+ * are answered at once and the restore Workflow is started (restore-job.ts), its run returned.
+ * A restore already running is never handed out as this one: a second one is refused (423).
  */
-async function rollForward(ctx: AppContext, id: string, safety: Manifest, audit: Record<string, unknown>) {
-  const names = new Set(safety.tables.map((table) => table.name));
-  try {
-    const present = (await existingRows(ctx.d1, [...names])).map((table) => table.name);
-    const drops = safety.tables
-      .map((table) => table.name)
-      .filter((name) => present.includes(name))
-      .reverse();
-    await applyBackup(ctx, ctx.d1, safety, { names, drops, present });
-    const { mismatches } = await compareWithManifest(ctx.d1, safety.tables);
-    await auditRestore(ctx, id, {
-      ...audit,
-      outcome: "rolled_back",
-      safety_backup: safety.id,
-      verified: mismatches.length === 0,
+export async function requestRestore({ ctx, input }: { ctx: AppContext; input: RestoreInput }) {
+  const { plan } = await planRestore({ ctx, input });
+  if (input.dryRun) return { dryRun: true as const, plan };
+  const started = await startJob({
+    ctx,
+    input: {
+      kind: "restore",
+      trigger: "manual",
+      params: { id: input.id, target: input.target, tables: input.tables, force: input.force, confirm: input.confirm },
+    },
+  });
+  if (!started.started)
+    throw new KeeperError("LOCKED", `Restore job ${started.run.id} is running; try again when it finishes`, {
+      extra: { run: started.run.id },
     });
-    return new KeeperError(
-      "UNAVAILABLE",
-      `Restoring ${id} failed (${audit.error}); the main database was restored from safety backup ${safety.id}${mismatches.length === 0 ? " and verified" : ", but differs from it"}`,
-      { extra: { safety_backup: safety.id, rolled_back: true } },
-    );
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    await auditRestore(ctx, id, { ...audit, outcome: "failed", safety_backup: safety.id, rollback_error: reason });
-    return new KeeperError(
-      "UNAVAILABLE",
-      `Restoring ${id} failed (${audit.error}) and so did restoring safety backup ${safety.id} (${reason}); run: keeper backup restore ${safety.id} --target main --force`,
-      { extra: { safety_backup: safety.id, rolled_back: false } },
-    );
-  }
+  return { dryRun: false as const, run: started.run };
 }

@@ -6,14 +6,23 @@ import { jsonBody as body, jsonContent as json, keeperRoute, problems } from "..
 import { BackupCheck, listBackupsWithChecks } from "./backup-checks.service";
 import { backupIdPattern, requireManifest } from "./catalog.service";
 import { openDump } from "./download.service";
-import { runRestoreDrill } from "./drill.service";
 import { ManifestSchema } from "./manifest";
 import { PruneResult, pruneBackups, RetentionRules } from "./prune.service";
-import { restoreBackup } from "./restore.service";
+import { requestRestore } from "./restore.service";
 import { verifyBackup } from "./verify.service";
 
 const idParams = z.object({ id: z.string().regex(backupIdPattern, "a backup id: YYYYMMDDTHHMMSSZ-xxxx") });
-const Loose = z.record(z.string(), z.unknown());
+const TableRows = z.object({ name: z.string(), rows: z.number() });
+const RestorePlanSchema = z
+  .object({
+    id: z.string(),
+    target: z.enum(["scratch", "main"]),
+    tables: z.array(TableRows).openapi({ description: "The tables restored, with the backup's row counts" }),
+    drops: z.array(z.string()).openapi({ description: "Tables dropped first (children before parents); only with force" }),
+    occupied: z.array(TableRows).openapi({ description: "Tables of the target that already hold rows" }),
+    rows: z.number(),
+  })
+  .openapi("RestorePlan");
 const Summary = z
   .object({
     id: z.string(),
@@ -126,7 +135,7 @@ export const restoreBackupRoute = keeperRoute({
   scope: "admin",
   tags: ["backups"],
   summary:
-    "Check every object, back main up first (when it is the target), restore into SCRATCH_DB (default) or main, then compare digests with the manifest",
+    "Start the restore Workflow: check every object, back main up first (when it is the target), restore into SCRATCH_DB (default) or main, then compare digests with the manifest",
   request: {
     params: idParams,
     ...body(
@@ -143,16 +152,10 @@ export const restoreBackupRoute = keeperRoute({
     ),
   },
   responses: {
-    200: json(
-      "The plan or the result",
-      z.object({
-        dryRun: z.boolean(),
-        plan: Loose,
-        verified: z.boolean().nullable(),
-        mismatches: z.array(Loose),
-        foreign_key_violations: z.array(Loose).optional(),
-        safety_backup: z.string().nullable().openapi({ description: "The backup of main taken just before it was replaced" }),
-      }),
+    200: json("The plan (dryRun: true); nothing was changed", z.object({ dryRun: z.literal(true), plan: RestorePlanSchema })),
+    202: json(
+      "The restore job's run, just started: follow it at /admin/jobs/{run.id}; its counts name the safety backup as soon as it exists",
+      z.object({ dryRun: z.literal(false), run: JobRunSchema }),
     ),
     404: problems[404],
     409: problems[409],
@@ -183,8 +186,14 @@ export const drillRoute = keeperRoute({
   operationId: "backups.drill",
   scope: "admin",
   tags: ["backups"],
-  summary: "Restore drill: the newest backup into SCRATCH_DB, digests compared with the manifest",
-  responses: { 200: json("The run", Loose), 423: problems[423] },
+  summary: "Start the restore drill Workflow: the newest backup into SCRATCH_DB, digests compared with the manifest",
+  responses: {
+    202: json(
+      "The drill job's run, still running; started: false means a drill was already running and this is it",
+      z.object({ run: JobRunSchema, started: z.boolean() }),
+    ),
+    423: problems[423],
+  },
 });
 
 export function registerBackupRoutes(app: OpenAPIHono<KeeperEnv>) {
@@ -225,9 +234,16 @@ export function registerBackupRoutes(app: OpenAPIHono<KeeperEnv>) {
   app.openapi(verifyBackupRoute, async (c) =>
     c.json(await verifyBackup({ ctx: c.get("ctx"), input: c.req.valid("param") }), 200),
   );
-  app.openapi(restoreBackupRoute, async (c) =>
-    c.json(await restoreBackup({ ctx: c.get("ctx"), input: { ...c.req.valid("json"), id: c.req.valid("param").id } }), 200),
-  );
+  app.openapi(restoreBackupRoute, async (c) => {
+    const result = await requestRestore({ ctx: c.get("ctx"), input: { ...c.req.valid("json"), id: c.req.valid("param").id } });
+    return result.dryRun ? c.json(result, 200) : c.json(result, 202);
+  });
   app.openapi(pruneBackupsRoute, async (c) => c.json(await pruneBackups({ ctx: c.get("ctx"), input: c.req.valid("json") }), 200));
-  app.openapi(drillRoute, async (c) => c.json(await runRestoreDrill({ ctx: c.get("ctx"), input: { trigger: "manual" } }), 200));
+  app.openapi(drillRoute, async (c) => {
+    const ctx = c.get("ctx");
+    return c.json(
+      await startJob({ ctx, input: { kind: "drill", trigger: "manual", params: { requestedAt: ctx.now().getTime() } } }),
+      202,
+    );
+  });
 }

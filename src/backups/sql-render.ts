@@ -15,6 +15,11 @@ import { quoteIdentifier } from "./introspect";
 export const MAX_STATEMENT_BYTES = 100_000;
 /** Where long values wait while their row is assembled; created and dropped around that row. */
 export const PARTS_TABLE = "keeper_restore_parts";
+/**
+ * Where a restore records, in the database it writes and in the same transaction as each batch of
+ * rows, the position after that batch: a step that runs again resumes from what was committed.
+ */
+export const RESTORE_POSITION_TABLE = "keeper_restore_position";
 /** Bytes of a value per staged chunk: its hex and the statement around it stay under the limit. */
 export const PART_BYTES = 49_000;
 /** In a row that needs staging, values longer than this (in bytes of SQL) are staged. */

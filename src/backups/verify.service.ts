@@ -4,7 +4,7 @@ import { recordBackupCheck } from "./backup-checks.service";
 import { readObjectLines, requireManifest } from "./catalog.service";
 import { PAGE_ROWS, pageDigest, tableDigest } from "./digest";
 import { DumpReader } from "./dump-reader";
-import { MANIFEST_FORMAT, type Manifest, sequenceSql } from "./manifest";
+import { MANIFEST_FORMAT, type Manifest, type ManifestObject, type ManifestTable, sequenceSql } from "./manifest";
 
 /** Backups of an earlier format have digests of their SQL text, which nothing here can check. */
 export function requireCurrentFormat(manifest: Manifest): void {
@@ -15,67 +15,94 @@ export function requireCurrentFormat(manifest: Manifest): void {
     );
 }
 
-interface TableTally {
+/** What the objects of one table have said so far: rows, the digests of its full pages, the rows of the page not yet full. */
+export interface TableTally {
   rows: number;
   lines: string[];
   pageDigests: string[];
 }
 
+export const emptyTally = (): TableTally => ({ rows: 0, lines: [], pageDigests: [] });
+
+/**
+ * Checks one object in a single pass over its bytes: sha256 and frame layout (as it is read),
+ * every frame decompresses, and each row parses back into exact literals, tallied into its table's
+ * page digests. Returns the problems found and the etag of the object that was read (so a later
+ * reader can insist on that very object).
+ */
+export async function checkObject(
+  ctx: AppContext,
+  manifest: Manifest,
+  object: ManifestObject,
+  tally: TableTally | null,
+): Promise<{ problems: string[]; etag: string | null }> {
+  let etag: string | null = null;
+  let rows = 0;
+  const text: string[] = [];
+  try {
+    const reader = new DumpReader();
+    for await (const lines of readObjectLines(ctx, object, (stored) => {
+      etag = stored.etag;
+    })) {
+      if (object.kind !== "data") {
+        text.push(...lines.map((line) => `${line}\n`));
+        continue;
+      }
+      for (const line of lines) {
+        const row = reader.push(line);
+        if (!row) continue;
+        if (row.table !== object.table) throw new Error(`a row of ${row.table} in the object of ${object.table}`);
+        rows++;
+        if (!tally) continue;
+        tally.rows++;
+        tally.lines.push(row.line);
+        if (tally.lines.length === PAGE_ROWS) {
+          tally.pageDigests.push(pageDigest(tally.lines));
+          tally.lines = [];
+        }
+      }
+    }
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return { problems: [message.includes(object.key) ? message : `${object.key}: ${message}`], etag: null };
+  }
+  const problems: string[] = [];
+  if (object.kind === "data" && rows !== object.rows)
+    problems.push(`${object.key}: ${rows} rows, the manifest says ${object.rows}`);
+  if (object.kind === "sequence" && text.join("") !== sequenceSql(manifest.tables))
+    problems.push(`${object.key}: does not hold the manifest's sqlite_sequence values`);
+  return { problems, etag };
+}
+
+/** A table's tally, once all its objects are read, against the manifest's rows and digest. */
+export function tableProblems(table: ManifestTable, tally: TableTally): string[] {
+  if (tally.lines.length > 0) {
+    tally.pageDigests.push(pageDigest(tally.lines));
+    tally.lines = [];
+  }
+  if (tally.rows !== table.rows)
+    return [`table ${table.name}: ${tally.rows} rows in its objects, the manifest says ${table.rows}`];
+  if (tableDigest(tally.pageDigests) !== table.sha256)
+    return [`table ${table.name}: the values in its objects do not match the manifest's digest`];
+  return [];
+}
+
 /**
  * Checks a backup (or the objects of some of its tables) without touching any database: every
- * object's sha256 and frame layout, every frame decompresses, and every row of the dump parses back
- * into exact literals whose page digests, rows and table digests equal the manifest's. The
- * sqlite_sequence object must say what the manifest says. Problems are reported, not thrown, so
- * one bad object does not hide the others.
+ * object (checkObject), then every table's rows and digest against the manifest. Problems are
+ * reported, not thrown, so one bad object does not hide the others.
  */
 export async function checkBackup(ctx: AppContext, manifest: Manifest, tables?: Set<string>): Promise<string[]> {
   requireCurrentFormat(manifest);
   const problems: string[] = [];
   const selected = manifest.tables.filter((table) => !tables || tables.has(table.name));
-  const tallies = new Map<string, TableTally>(selected.map((table) => [table.name, { rows: 0, lines: [], pageDigests: [] }]));
+  const tallies = new Map<string, TableTally>(selected.map((table) => [table.name, emptyTally()]));
   for (const object of manifest.objects) {
     if (object.table && !tallies.has(object.table)) continue;
-    let rows = 0;
-    const text: string[] = [];
-    try {
-      const reader = new DumpReader();
-      for await (const lines of readObjectLines(ctx, object)) {
-        if (object.kind !== "data") {
-          text.push(...lines.map((line) => `${line}\n`));
-          continue;
-        }
-        for (const line of lines) {
-          const row = reader.push(line);
-          if (!row) continue;
-          if (row.table !== object.table) throw new Error(`a row of ${row.table} in the object of ${object.table}`);
-          const tally = tallies.get(row.table) as TableTally;
-          rows++;
-          tally.rows++;
-          tally.lines.push(row.line);
-          if (tally.lines.length === PAGE_ROWS) {
-            tally.pageDigests.push(pageDigest(tally.lines));
-            tally.lines = [];
-          }
-        }
-      }
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      problems.push(message.includes(object.key) ? message : `${object.key}: ${message}`);
-      continue;
-    }
-    if (object.kind === "data" && rows !== object.rows)
-      problems.push(`${object.key}: ${rows} rows, the manifest says ${object.rows}`);
-    if (object.kind === "sequence" && text.join("") !== sequenceSql(manifest.tables))
-      problems.push(`${object.key}: does not hold the manifest's sqlite_sequence values`);
+    const checked = await checkObject(ctx, manifest, object, object.table ? (tallies.get(object.table) ?? null) : null);
+    problems.push(...checked.problems);
   }
-  for (const table of selected) {
-    const tally = tallies.get(table.name) as TableTally;
-    if (tally.lines.length > 0) tally.pageDigests.push(pageDigest(tally.lines));
-    if (tally.rows !== table.rows)
-      problems.push(`table ${table.name}: ${tally.rows} rows in its objects, the manifest says ${table.rows}`);
-    else if (tableDigest(tally.pageDigests) !== table.sha256)
-      problems.push(`table ${table.name}: the values in its objects do not match the manifest's digest`);
-  }
+  for (const table of selected) problems.push(...tableProblems(table, tallies.get(table.name) as TableTally));
   return problems;
 }
 

@@ -11,16 +11,21 @@ import { releaseLease } from "./lease";
  *   migration       ✗         —            ✗              ✗
  *   restore(main)   ✗         ✗            —              ✗
  *   retention       ✓         ✗            ✗              —
+ *   drill           ✓         ✓            ✓              ✓
  *
  * (— : the job's own lease already keeps a second run out.) A backup and retention may overlap:
  * retention only deletes rows past their cutoffs, and a backup is not a point-in-time snapshot
- * either way (test/hardening/faults.test.ts runs them together).
+ * either way (test/hardening/faults.test.ts runs them together). Every restore holds the restore
+ * lease, so a restore into SCRATCH_DB is held to the main database's row too. The drill clashes
+ * with nothing here: it reads backups and writes only SCRATCH_DB, which the `scratch-db` lease
+ * guards (restore-job.ts).
  */
 export const exclusiveLeases = {
   backup: "backups.create",
   migration: "migrations",
   restore: "backups.restore",
   retention: "retention.apply-policies",
+  drill: "backups.drill",
 } as const;
 
 export type ExclusiveJob = keyof typeof exclusiveLeases;
@@ -30,6 +35,7 @@ export const exclusionMatrix: Record<ExclusiveJob, ExclusiveJob[]> = {
   migration: ["backup", "restore", "retention"],
   restore: ["backup", "migration", "retention"],
   retention: ["migration", "restore"],
+  drill: [],
 };
 
 /**
@@ -46,6 +52,7 @@ export async function refuseIfExcluded({
   input: { job: ExclusiveJob; holder: string };
 }): Promise<void> {
   const names = exclusionMatrix[input.job].map((other) => exclusiveLeases[other]);
+  if (names.length === 0) return;
   const { results } = await ctx.d1
     .prepare(`SELECT name FROM keeper_leases WHERE expires_at > ? AND name IN (${names.map(() => "?").join(", ")}) ORDER BY name`)
     .bind(ctx.now().getTime(), ...names)

@@ -40,6 +40,11 @@ export interface JobSlice<S> {
   /** True when the job has nothing left to do: the next step is `finish`. */
   done: boolean;
   progress: Omit<JobProgress, "steps">;
+  /**
+   * What the run record's `counts` should say while the job runs (they are replaced by `finish`'s):
+   * facts an operator needs even if the job is killed, e.g. the safety backup a restore took.
+   */
+  record?: RunCounts;
 }
 
 export interface JobDefinition<Input, State> {
@@ -49,6 +54,8 @@ export interface JobDefinition<Input, State> {
   begin(args: { ctx: StepContext; input: Input }): Promise<JobSlice<State>>;
   advance(args: { ctx: StepContext; state: State }): Promise<JobSlice<State>>;
   finish(args: { ctx: StepContext; state: State }): Promise<RunCounts>;
+  /** A sentence added to a failed run's error, from the counts the job recorded while it ran. */
+  failureHint?(record: RunCounts | null): string | null;
 }
 
 /** What a Workflow instance is created with. */
@@ -204,7 +211,7 @@ export async function runJob<Input, State>({
       const progress: JobProgress = { ...slice.progress, steps: result.stats.steps };
       await bookkeeping.db
         .update(jobRuns)
-        .set({ progress: JSON.stringify(progress) })
+        .set({ progress: JSON.stringify(progress), ...(slice.record ? { counts: JSON.stringify(slice.record) } : {}) })
         .where(eq(jobRuns.id, params.runId));
       return json;
     });
@@ -246,9 +253,17 @@ export async function runJob<Input, State>({
     });
     return JSON.parse(finished) as { counts: RunCounts; stats: StepStats };
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const cause = error instanceof Error ? error.message : String(error);
     await step.do("record failure", stepRetries, async () => {
       const { bookkeeping } = stepContext(env, deps, { actor: params.actor, requestId, nowOffsetMs: params.nowOffsetMs, budget });
+      const [recorded] = await bookkeeping.db
+        .select({ counts: jobRuns.counts })
+        .from(jobRuns)
+        .where(eq(jobRuns.id, params.runId))
+        .limit(1);
+      const hint = definition.failureHint?.(recorded?.counts ? (JSON.parse(recorded.counts) as RunCounts) : null) ?? null;
+      // The hint goes first: the error is cut to 2,000 characters.
+      const message = hint && !cause.includes(hint) ? `${hint}. ${cause}` : cause;
       // Only a run still `running`: a cancelled one keeps its status.
       await bookkeeping.d1
         .prepare("UPDATE keeper_job_runs SET status = 'failed', finished_at = ?, error = ? WHERE id = ? AND status = 'running'")

@@ -1,5 +1,5 @@
 import { and, desc, eq } from "drizzle-orm";
-import { jobCursors, jobRuns } from "../db/schema";
+import { jobRuns } from "../db/schema";
 import type { AppContext } from "../platform/context";
 import { KeeperError } from "../platform/errors";
 import { acquireLease, releaseLease, renewLease } from "./lease";
@@ -51,13 +51,10 @@ export function presentRun(row: typeof jobRuns.$inferSelect): JobRun {
   };
 }
 
-/** What a job's work function gets: a deadline to stop before, and its resumable cursor. */
-export interface JobWork<C> {
-  /** Stop starting new chunks after this; store the cursor and return `partial: true`. */
+/** What a short job's work function gets: a deadline to stop before, and its lease to keep. */
+export interface JobWork {
+  /** Stop starting new chunks after this and return `partial: true`. */
   deadline: number;
-  cursor: C | null;
-  /** Stores the cursor and renews the lease (a job that saves its cursor keeps its lease alive). */
-  saveCursor(cursor: C | null): Promise<void>;
   /** Renews the lease for another `leaseMs`; throws when the lease was lost to another run. */
   renewLease(): Promise<void>;
 }
@@ -87,7 +84,7 @@ export async function reapExpiredRuns({ ctx, input }: { ctx: AppContext; input: 
 
 export interface JobOutcome {
   counts: RunCounts;
-  /** True when the job stopped early (deadline) and will resume from its cursor next run. */
+  /** True when the job stopped early (deadline); its next run picks up what is left. */
   partial?: boolean;
 }
 
@@ -96,14 +93,14 @@ export interface JobOutcome {
  * overlapping run does not wait: from cron it records a `skipped` run; a manual call gets 423.
  * The lease outlives a crashed invocation only until `leaseMs`, after which the next run takes over.
  */
-export async function runExclusive<C>({
+export async function runExclusive({
   ctx,
   input,
   work,
 }: {
   ctx: AppContext;
   input: { job: string; trigger: RunTrigger; leaseMs?: number; budgetMs?: number };
-  work: (run: JobWork<C>) => Promise<JobOutcome>;
+  work: (run: JobWork) => Promise<JobOutcome>;
 }): Promise<JobRun> {
   const leaseMs = input.leaseMs ?? 15 * 60_000;
   const budgetMs = input.budgetMs ?? 10 * 60_000;
@@ -135,8 +132,6 @@ export async function runExclusive<C>({
       .insert(jobRuns)
       .values({ job: input.job, trigger: input.trigger, actor: ctx.principal.actor, status: "running", startedAt, holder })
       .returning();
-    const stored = await ctx.db.select().from(jobCursors).where(eq(jobCursors.job, input.job)).limit(1);
-    const cursor = stored[0] ? (JSON.parse(stored[0].cursor) as C) : null;
     const keepLease = async () => {
       if (!(await renewLease({ ctx, input: { name: input.job, holder, ttlMs: leaseMs } })))
         throw new Error(`lost the lease of '${input.job}' to another run`);
@@ -145,21 +140,7 @@ export async function runExclusive<C>({
     try {
       outcome = await work({
         deadline: startedAt + budgetMs,
-        cursor,
         renewLease: keepLease,
-        saveCursor: async (next) => {
-          await keepLease();
-          if (next === null) {
-            await ctx.db.delete(jobCursors).where(eq(jobCursors.job, input.job));
-            return;
-          }
-          const value = JSON.stringify(next);
-          const at = ctx.now().getTime();
-          await ctx.db
-            .insert(jobCursors)
-            .values({ job: input.job, cursor: value, updatedAt: at })
-            .onConflictDoUpdate({ target: jobCursors.job, set: { cursor: value, updatedAt: at } });
-        },
       });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);

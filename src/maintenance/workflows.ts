@@ -1,6 +1,8 @@
 import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from "cloudflare:workers";
 import { retentionJobDefinition } from "../archival/retention-job";
 import { backupJobDefinition } from "../backups/backup-job";
+import { drillJobDefinition } from "../backups/drill-job";
+import { restoreJobDefinition } from "../backups/restore-job";
 import { queryMonitor } from "../health/install";
 import type { AppDependencies } from "../platform/context";
 import { type JobDefinition, type JobKind, type JobParams, runJob } from "./job-runtime";
@@ -11,7 +13,9 @@ const deps: AppDependencies = { queryMonitor };
 export const jobDefinitions = {
   retention: retentionJobDefinition,
   backup: backupJobDefinition,
-} satisfies Partial<Record<JobKind, JobDefinition<never, unknown>>>;
+  restore: restoreJobDefinition,
+  drill: drillJobDefinition,
+} satisfies Record<JobKind, JobDefinition<never, unknown>>;
 
 export type StartableKind = keyof typeof jobDefinitions;
 
@@ -22,6 +26,10 @@ export function workflowBinding(env: Env, kind: StartableKind): Workflow<JobPara
       return env.RETENTION_WORKFLOW;
     case "backup":
       return env.BACKUP_WORKFLOW;
+    case "restore":
+      return env.RESTORE_WORKFLOW;
+    case "drill":
+      return env.DRILL_WORKFLOW;
   }
 }
 
@@ -46,5 +54,19 @@ export class RetentionWorkflow extends WorkflowEntrypoint<Env, JobParams> {
 export class BackupWorkflow extends WorkflowEntrypoint<Env, JobParams> {
   async run(event: Readonly<WorkflowEvent<JobParams>>, step: WorkflowStep) {
     return runKind(backupJobDefinition, this.env, event, step);
+  }
+}
+
+/** A restore (check, safety backup, apply, verify) as a Workflow. */
+export class RestoreWorkflow extends WorkflowEntrypoint<Env, JobParams> {
+  async run(event: Readonly<WorkflowEvent<JobParams>>, step: WorkflowStep) {
+    return runKind(restoreJobDefinition, this.env, event, step);
+  }
+}
+
+/** The daily restore drill (the newest backup into SCRATCH_DB) as a Workflow. */
+export class DrillWorkflow extends WorkflowEntrypoint<Env, JobParams> {
+  async run(event: Readonly<WorkflowEvent<JobParams>>, step: WorkflowStep) {
+    return runKind(drillJobDefinition, this.env, event, step);
   }
 }

@@ -8,6 +8,7 @@ import up0004 from "../../drizzle/0004_job_runtime.sql";
 import up0005 from "../../drizzle/0005_stored_rules.sql";
 import up0006 from "../../drizzle/0006_query_totals.sql";
 import up0007 from "../../drizzle/0007_backup_checks.sql";
+import up0008 from "../../drizzle/0008_retire_job_cursors.sql";
 import down0000 from "../../drizzle/down/0000_initial_schema.sql";
 import down0001 from "../../drizzle/down/0001_add_video_tags.sql";
 import down0002 from "../../drizzle/down/0002_archival_tables.sql";
@@ -16,6 +17,7 @@ import down0004 from "../../drizzle/down/0004_job_runtime.sql";
 import down0005 from "../../drizzle/down/0005_stored_rules.sql";
 import down0006 from "../../drizzle/down/0006_query_totals.sql";
 import down0007 from "../../drizzle/down/0007_backup_checks.sql";
+import down0008 from "../../drizzle/down/0008_retire_job_cursors.sql";
 import type { MigrationFile } from "./catalog";
 
 export const bundledMigrationFiles: readonly MigrationFile[] = [
@@ -27,4 +29,5 @@ export const bundledMigrationFiles: readonly MigrationFile[] = [
   { name: "0005_stored_rules.sql", up: up0005, down: down0005 },
   { name: "0006_query_totals.sql", up: up0006, down: down0006 },
   { name: "0007_backup_checks.sql", up: up0007, down: down0007 },
+  { name: "0008_retire_job_cursors.sql", up: up0008, down: down0008 },
 ];

@@ -9,7 +9,7 @@ import { at, failingBucket } from "../archival/support";
 import { contextOn } from "../migrations/support";
 import { seedContext, seedConversation, seedVideo } from "../support/factories";
 import { runLocally } from "../support/jobs";
-import { backupNow } from "./support";
+import { backupNow, restore } from "./support";
 
 const now = Date.UTC(2031, 2, 3, 4, 5, 6);
 const appTables = ["videos", "video_context", "memory", "conversations", "messages"];
@@ -32,7 +32,7 @@ async function digests(d1: D1Database) {
 async function schemaText(d1: D1Database) {
   const { results } = await d1
     .prepare(
-      "SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT IN ('keeper_leases', 'keeper_job_cursors') ORDER BY type, name",
+      "SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT IN ('keeper_leases', 'keeper_restore_position') ORDER BY type, name",
     )
     .all();
   return results;
@@ -68,9 +68,9 @@ describe("backups", () => {
 
     const dry = await at(now, "POST", `/admin/backups/${id}/restore`, { body: { target: "scratch", dryRun: true } });
     expect(dry.body.plan.rows).toBe(manifest.totals.rows);
-    const restored = await at(now, "POST", `/admin/backups/${id}/restore`, { body: { target: "scratch", force: true } });
-    expect(restored.status, JSON.stringify(restored.body)).toBe(200);
-    expect(restored.body).toMatchObject({ verified: true, mismatches: [] });
+    const restored = await restore(id, { target: "scratch", force: true });
+    expect(restored.status, JSON.stringify(restored.body)).toBe(202);
+    expect(restored.body).toMatchObject({ verified: true, run: { status: "succeeded", job: "backups.restore" } });
     expect(await digests(env.SCRATCH_DB)).toEqual(await digests(env.DB));
   });
 
@@ -85,8 +85,8 @@ describe("backups", () => {
     const refused = await at(now, "POST", `/admin/backups/${id}/restore`, { body: { target: "main", confirm: true } });
     expect(refused.status).toBe(409);
     expect((await at(now, "POST", `/admin/backups/${id}/restore`, { body: { target: "main", force: true } })).status).toBe(428);
-    const done = await at(now, "POST", `/admin/backups/${id}/restore`, { body: { target: "main", force: true, confirm: true } });
-    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    const done = await restore(id, { target: "main", force: true, confirm: true });
+    expect(done.body.run.status, JSON.stringify(done.body)).toBe("succeeded");
     expect(done.body.verified).toBe(true);
     expect(await digests(env.DB)).toEqual(before.data);
     expect(await schemaText(env.DB)).toEqual(before.schema);
@@ -194,7 +194,7 @@ describe("backups", () => {
     expect(created.body.complete, JSON.stringify(created.body.run)).toBe(true);
     const id = created.body.backup_id as string;
     expect((await at(now, "POST", `/admin/backups/${id}/verify`)).body.ok).toBe(true);
-    const restored = await at(now, "POST", `/admin/backups/${id}/restore`, { body: { target: "scratch", force: true } });
+    const restored = await restore(id, { target: "scratch", force: true });
     expect(restored.body.verified, JSON.stringify(restored.body)).toBe(true);
   });
 

@@ -2,8 +2,10 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { digestTable } from "../../src/backups/digest";
 import { introspect } from "../../src/backups/introspect";
+import { UNIT_ATTEMPTS } from "../../src/backups/restore-job";
+import { at } from "../archival/support";
 import { seedContext, seedConversation, seedVideo } from "../support/factories";
-import { appTables, backupNow, failingOn, lastRestoreAudit, manifestOf, restore } from "./support";
+import { appTables, backupNow, failingOn, lastRestoreAudit, manifestOf, now, restore, restoreWith } from "./support";
 
 async function seedSome(n: number) {
   for (let i = 0; i < n; i++) {
@@ -32,7 +34,7 @@ async function counts(d1: D1Database) {
 }
 
 describe("a restore never destroys first", () => {
-  it("one flipped byte in one object: 422 before any table is touched, and an audit row says so", async () => {
+  it("one flipped byte in one object: the restore is refused before any table is touched, and an audit row says so", async () => {
     await seedSome(4);
     const backup = await backupNow();
     const manifest = await manifestOf(backup.id);
@@ -42,8 +44,10 @@ describe("a restore never destroys first", () => {
     await env.BACKUPS.put(victim, bytes);
     const before = await counts(env.DB);
     const refused = await restore(backup.id, { target: "main", force: true, confirm: true });
-    expect(refused.status).toBe(422);
-    expect(refused.body.problems.join("\n")).toContain(victim);
+    expect(refused.body.run.status).toBe("failed");
+    expect(refused.body.error).toContain("the target was not touched");
+    expect(refused.body.error).toContain(victim);
+    expect(refused.body.safety_backup ?? null, "no safety backup is taken for a backup that fails its checks").toBeNull();
     expect(await counts(env.DB)).toEqual(before);
     expect(await lastRestoreAudit(backup.id)).toMatchObject({ outcome: "refused", dropped: [] });
   });
@@ -69,7 +73,7 @@ describe("a restore never destroys first", () => {
     await seedSome(2);
     const backup = await backupNow();
     const done = await restore(backup.id, { target: "main", force: true, confirm: true });
-    expect(done.body, JSON.stringify(done.body)).toMatchObject({ verified: true, foreign_key_violations: [] });
+    expect(done.body, JSON.stringify(done.body)).toMatchObject({ verified: true, foreign_key_violations: 0 });
     const safety = done.body.safety_backup as string;
     expect(safety).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{4}$/);
     expect((await manifestOf(safety)).tables.length).toBeGreaterThan(0);
@@ -95,30 +99,89 @@ describe("a restore never destroys first", () => {
         // Start every round from the changed database.
         const reset = await restore(changed.id, { target: "main", force: true, confirm: true });
         expect(reset.body.verified, JSON.stringify(reset.body)).toBe(true);
-        const fault = failingOn(env[binding] as object, method as never, failOn);
-        const result = await restore(backup.id, { target: "main", force: true, confirm: true }, { [binding]: fault.binding });
+        // As many failures in a row as the restore tries one unit: a fault it cannot ride out.
+        const fault = failingOn(env[binding] as object, method as never, failOn, UNIT_ATTEMPTS);
+        const result = await restoreWith(backup.id, { target: "main", force: true, confirm: true }, { [binding]: fault.binding });
         const after = await state(env.DB);
         const audit = await lastRestoreAudit(backup.id);
-        const label = `${binding}.${method} #${failOn}: ${result.status} ${JSON.stringify(audit)}`;
-        if (result.status === 200) {
+        const label = `${binding}.${method} #${failOn}: ${result.run?.status} ${result.run?.error} ${JSON.stringify(audit)}`;
+        if (result.run?.status === "succeeded") {
           expect(after, label).toEqual(restoredState);
           expect(audit, label).toMatchObject({ outcome: "restored", verified: true });
-        } else if (binding === "BACKUPS" && failOn === 1) {
-          // The manifest itself could not be read: nothing is known, nothing was started.
-          expect(after, label).toEqual(changedState);
         } else {
           expect(after, label).toEqual(changedState);
           expect(["refused", "not_started", "rolled_back"], label).toContain(audit?.outcome);
           if (audit?.outcome === "rolled_back") {
             expect(audit, label).toMatchObject({ verified: true });
-            expect(result.status, label).toBe(503);
-            expect(result.body.safety_backup, label).toBe(audit.safety_backup);
+            expect(result.counts?.safety_backup, label).toBe(audit.safety_backup);
+            expect(result.run?.error, label).toContain(`restored from safety backup ${audit.safety_backup} and verified`);
           }
         }
         outcomes.add(`${binding}:${String(audit?.outcome)}`);
         if (fault.calls() < failOn) break;
       }
     }
-    expect([...outcomes]).toEqual(expect.arrayContaining(["DB:rolled_back", "DB:restored", "BACKUPS:refused"]));
+    expect([...outcomes]).toEqual(expect.arrayContaining(["DB:rolled_back", "DB:restored", "DB:not_started", "BACKUPS:refused"]));
   }, 600_000);
+
+  it("a restore killed after it started replacing main leaves a run record naming its safety backup, which undoes it", async () => {
+    await seedSome(3);
+    const backup = await backupNow();
+    await seedSome(2);
+    const before = await state(env.DB);
+    const started = async () =>
+      (await env.DB.prepare("SELECT 1 AS x FROM sqlite_schema WHERE name = 'keeper_restore_position'").first()) !== null;
+    // Killed: from the first step after the replacing began, no step runs again — not even the
+    // runtime's own record of the failure.
+    const killed = await restoreWith(
+      backup.id,
+      { target: "main", force: true, confirm: true },
+      {},
+      {
+        beforeStep: async () => {
+          if (await started()) throw new Error("Worker exceeded CPU time limit.");
+        },
+      },
+    );
+    expect(killed.run?.status).toBe("running");
+    const safety = killed.counts?.safety_backup as string;
+    expect(safety).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{4}$/);
+    const shown = await at(now, "GET", `/admin/jobs/${killed.runId}`, { token: "read" });
+    expect(shown.body.counts).toMatchObject({ backup: backup.id, target: "main", safety_backup: safety });
+    expect(await state(env.DB)).not.toEqual(before);
+    await env.DB.prepare("DELETE FROM keeper_leases WHERE name = 'backups.restore'").run();
+    await env.DB.prepare("UPDATE keeper_job_runs SET status = 'failed' WHERE id = ?").bind(killed.runId).run();
+
+    const undo = await restore(safety, { target: "main", force: true, confirm: true });
+    expect(undo.body.run.status, JSON.stringify(undo.body)).toBe("succeeded");
+    expect(await state(env.DB)).toEqual(before);
+  });
+
+  it("a restore that fails after it took its safety backup says where the database is, in the run's error", async () => {
+    await seedSome(2);
+    const backup = await backupNow();
+    let failed = false;
+    const result = await restoreWith(
+      backup.id,
+      { target: "main", force: true, confirm: true },
+      {},
+      {
+        beforeStep: async (name) => {
+          const position = await env.DB.prepare(
+            "SELECT 1 AS x FROM sqlite_schema WHERE name = 'keeper_restore_position'",
+          ).first();
+          if (position && !failed && name.startsWith("advance")) {
+            failed = true;
+            throw new Error("the step was evicted");
+          }
+        },
+      },
+    );
+    expect(result.run?.status).toBe("failed");
+    const safety = result.counts?.safety_backup as string;
+    expect(safety).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{4}$/);
+    expect(result.run?.error).toContain(
+      `restore failed; the database before it is in backup ${safety}: keeper backup restore ${safety} --target main --force`,
+    );
+  });
 });

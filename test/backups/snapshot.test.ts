@@ -69,7 +69,7 @@ describe("a backup taken under writes", () => {
     const restored = await restore(backup.id, { target: "scratch", force: true });
     expect(restored.body, JSON.stringify(restored.body).slice(0, 400)).toMatchObject({
       verified: true,
-      foreign_key_violations: [],
+      foreign_key_violations: 0,
     });
     expect((await env.SCRATCH_DB.prepare("PRAGMA foreign_key_check").all()).results).toEqual([]);
     expect(await ids(env.SCRATCH_DB, "SELECT id FROM videos")).toEqual(videosAtStart);

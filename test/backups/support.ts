@@ -1,8 +1,10 @@
 import { env } from "cloudflare:workers";
 import { zstdDecompressSync } from "node:zlib";
 import { backupJobDefinition } from "../../src/backups/backup-job";
+import { restoreJobDefinition } from "../../src/backups/restore-job";
+import type { BudgetLimits } from "../../src/maintenance/budget";
 import { at, atUntilDone } from "../archival/support";
-import { runLocally } from "../support/jobs";
+import { runLocally, waitForRun } from "../support/jobs";
 
 export const now = Date.UTC(2031, 2, 3, 4, 5, 6);
 let clock = now;
@@ -67,8 +69,41 @@ export async function exactRows(d1: D1Database, table: string, columns: string[]
   return (await d1.prepare(`SELECT rowid, ${list} FROM "${table}" ORDER BY rowid`).raw()).map((row) => row.map(String));
 }
 
-export async function restore(id: string, body: Record<string, unknown>, envOverride?: Partial<Env>) {
-  return at(now, "POST", `/admin/backups/${id}/restore`, { body, env: envOverride });
+/**
+ * A restore asked for over HTTP and followed to its end: refusals the plan finds come back as they
+ * are (409, 422, 428…); a started restore (202) is waited for, and its body is the finished run's
+ * counts with `run` and `error` beside them.
+ */
+export async function restore(id: string, body: Record<string, unknown>) {
+  const res = await at(now, "POST", `/admin/backups/${id}/restore`, { body });
+  if (res.status !== 202) return res;
+  const run = await waitForRun(res.body.run.id);
+  return { status: res.status, body: { ...(run.counts ?? {}), run, error: run.error } };
+}
+
+/** A restore whose steps run here with other bindings (a D1 that fails, say), under production's limits. */
+export async function restoreWith(
+  id: string,
+  body: { target?: "scratch" | "main"; tables?: string[]; force?: boolean; confirm?: boolean },
+  bindings: Partial<Env>,
+  options: { beforeStep?: (name: string) => Promise<void>; budget?: BudgetLimits } = {},
+) {
+  const local = await runLocally({
+    definition: restoreJobDefinition,
+    input: {
+      id,
+      target: body.target ?? "scratch",
+      tables: body.tables,
+      force: body.force ?? false,
+      confirm: body.confirm ?? false,
+    },
+    bindings: { ...env, ...bindings },
+    now,
+    beforeStep: options.beforeStep,
+    budget: options.budget,
+  });
+  const counts = JSON.parse(local.run?.counts ?? "null") as Record<string, unknown> | null;
+  return { ...local, counts };
 }
 
 export const hex = (bytes: Uint8Array) =>
@@ -77,8 +112,11 @@ export const hex = (bytes: Uint8Array) =>
     .join("")
     .toUpperCase();
 
-/** `target` (a D1 or R2 binding) whose n-th call (1-based) of `method` fails; `calls()` counts them. */
-export function failingOn<T extends object>(target: T, method: keyof T & string, failOn: number) {
+/**
+ * `target` (a D1 or R2 binding) whose n-th call (1-based) of `method` fails, and the `times - 1`
+ * calls after it; `calls()` counts them.
+ */
+export function failingOn<T extends object>(target: T, method: keyof T & string, failOn: number, times = 1) {
   let calls = 0;
   const binding = new Proxy(target, {
     get(inner, property) {
@@ -87,7 +125,8 @@ export function failingOn<T extends object>(target: T, method: keyof T & string,
       if (property !== method) return value.bind(inner);
       return (...args: unknown[]) => {
         calls++;
-        if (calls === failOn) return Promise.reject(new Error(`${method} failed (injected, call ${calls})`));
+        if (calls >= failOn && calls < failOn + times)
+          return Promise.reject(new Error(`${method} failed (injected, call ${calls})`));
         return value.apply(inner, args);
       };
     },

@@ -11,6 +11,8 @@ import { runKeeper } from "./run-keeper.ts";
  */
 
 let problem = true;
+/** The safety backup a failed restore's run names (null: it had not taken one). */
+let safetyBackup: string | null = null;
 let server: Server;
 let base: string;
 
@@ -25,7 +27,24 @@ const healthReport = () => ({
   schema: { ready: true, pending: [], unknown_applied: [], summary: "schema matches the Worker's migrations" },
 });
 
-const routes: Partial<Record<string, () => unknown>> = {
+/** A job run as GET /admin/jobs/{id} answers it. */
+const jobRun = (id: number, job: string, status: string, rest: { counts?: unknown; error?: string | null } = {}) => ({
+  id,
+  job,
+  trigger: "manual",
+  actor: "test",
+  status,
+  started_at: "2030-01-01T00:00:00.000Z",
+  finished_at: status === "running" ? null : "2030-01-01T00:00:01.000Z",
+  counts: rest.counts ?? null,
+  error: rest.error ?? null,
+  instance_id: `i-${id}`,
+  progress: { steps: 3, done: 6, total: 6, unit: "phases", phase: "done" },
+  workflow: null,
+});
+
+// biome-ignore lint/suspicious/noExplicitAny: the stand-in reads the one field it branches on
+const routes: Partial<Record<string, (body: any) => unknown>> = {
   "GET /admin/health": healthReport,
   "GET /admin/health/integrity": () => ({
     ok: !problem,
@@ -43,16 +62,21 @@ const routes: Partial<Record<string, () => unknown>> = {
     rows: 10,
     problems: problem ? ["page 1: sha256 differs"] : [],
   }),
-  "POST /admin/backups/b1/restore": () => ({
-    plan: { rows: 10, tables: ["videos"], drops: [] },
-    verified: !problem,
-    mismatches: problem ? [{ table: "videos" }] : [],
-  }),
-  "POST /admin/backups/drill": () => ({
-    status: problem ? "failed" : "succeeded",
-    counts: {},
-    error: problem ? "mismatch" : null,
-  }),
+  "POST /admin/backups/b1/restore": (body) =>
+    body?.dryRun
+      ? {
+          dryRun: true,
+          plan: { id: "b1", target: "scratch", rows: 10, tables: [{ name: "videos", rows: 10 }], drops: [], occupied: [] },
+        }
+      : { dryRun: false, run: jobRun(42, "backups.restore", "running") },
+  "GET /admin/jobs/42": () =>
+    jobRun(42, "backups.restore", problem ? "failed" : "succeeded", {
+      counts: { backup: "b1", target: "scratch", verified: !problem, safety_backup: problem ? safetyBackup : null },
+      error: problem ? "Restored b1 into scratch, but videos differ from the manifest" : null,
+    }),
+  "POST /admin/backups/drill": () => ({ run: jobRun(43, "backups.drill", "running"), started: true }),
+  "GET /admin/jobs/43": () =>
+    jobRun(43, "backups.drill", problem ? "failed" : "succeeded", { counts: {}, error: problem ? "mismatch" : null }),
   "GET /admin/migrations": () => ({
     ok: !problem,
     current: null,
@@ -84,11 +108,14 @@ const run = (args: string[]) => runKeeper(["--url", base, "--token", "t0k3n-for-
 
 before(async () => {
   server = createServer((req, res) => {
-    req.resume();
+    let text = "";
+    req.on("data", (chunk) => {
+      text += chunk;
+    });
     req.on("end", () => {
       const answer = routes[`${req.method} ${req.url?.split("?")[0]}`];
       res.writeHead(answer ? 200 : 404, { "Content-Type": "application/json" });
-      res.end(JSON.stringify(answer ? answer() : { title: "Not found", detail: req.url }));
+      res.end(JSON.stringify(answer ? answer(text ? JSON.parse(text) : null) : { title: "Not found", detail: req.url }));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -115,4 +142,25 @@ describe("exit codes", () => {
       });
     }
   }
+});
+
+describe("keeper backup restore", () => {
+  it("a restore that failed after its safety backup says where the database before it is, and how to bring it back", async () => {
+    problem = true;
+    safetyBackup = "20300101T000000Z-beef";
+    const result = await run(["backup", "restore", "b1", "--target", "scratch"]);
+    safetyBackup = null;
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(
+      result.stdout,
+      /restore failed; the database before it is in backup 20300101T000000Z-beef: keeper backup restore 20300101T000000Z-beef --target main --force/,
+    );
+  });
+
+  it("--no-wait prints the job id and returns", async () => {
+    problem = true;
+    const result = await run(["backup", "restore", "b1", "--target", "scratch", "--no-wait"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /started job 42 \(backups\.restore\)/);
+  });
 });

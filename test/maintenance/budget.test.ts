@@ -126,18 +126,18 @@ describe("a run killed by the platform", () => {
     expect(runs.some((run) => run.status === "running")).toBe(false);
   });
 
-  it("a run that keeps saving its cursor keeps its lease", async () => {
+  it("a run that keeps renewing its lease keeps it", async () => {
     const clock = { now: Date.UTC(2030, 0, 1) };
     const ctx = contextAt(clock);
     const job = uniqueId("job");
     const expiries: number[] = [];
-    await runExclusive<{ page: number }>({
+    await runExclusive({
       ctx,
       input: { job, trigger: "cron", leaseMs: 60_000 },
-      work: async ({ saveCursor }) => {
+      work: async ({ renewLease }) => {
         for (let page = 0; page < 3; page++) {
           clock.now += 50_000;
-          await saveCursor({ page });
+          await renewLease();
           expiries.push((await readLease({ ctx, input: { name: job } }))?.expires_at ?? 0);
         }
         return { counts: {} };

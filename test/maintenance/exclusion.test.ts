@@ -8,6 +8,7 @@ import { jobDefinitions } from "../../src/maintenance/workflows";
 import { parseConfig } from "../../src/platform/config";
 import { at, atUntilDone } from "../archival/support";
 import { seedVideo } from "../support/factories";
+import { waitForRun } from "../support/jobs";
 
 /**
  * The exclusion matrix, pair by pair: with one job's lease held, starting each other job is
@@ -54,6 +55,12 @@ async function start(job: ExclusiveJob): Promise<number> {
           body: { target: "main", force: true, confirm: true },
         })
       ).status;
+    case "drill": {
+      const res = await at(now, "POST", "/admin/backups/drill");
+      if (res.status !== 202) return res.status;
+      expect((await waitForRun(res.body.run.id)).status).toBe("succeeded");
+      return 200;
+    }
   }
 }
 

@@ -63,14 +63,3 @@ export const jobRuns = sqliteTable(
     index("idx_keeper_job_runs_started").on(t.startedAt),
   ],
 );
-
-/** Where a job that could not finish inside one invocation resumes (opaque JSON owned by the job). */
-export const jobCursors = sqliteTable(
-  "keeper_job_cursors",
-  {
-    job: text("job").primaryKey(),
-    cursor: text("cursor").notNull(),
-    updatedAt: integer("updated_at").notNull(),
-  },
-  () => [check("keeper_job_cursors_json", sql`json_valid("cursor")`)],
-);

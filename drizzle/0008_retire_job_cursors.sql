@@ -1,0 +1,1 @@
+DROP TABLE `keeper_job_cursors`;
