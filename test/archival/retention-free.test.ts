@@ -1,0 +1,91 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { resolvePolicy } from "../../src/archival/policy";
+import { retentionJobDefinition } from "../../src/archival/retention-job";
+import { budgetProfiles } from "../../src/maintenance/budget";
+import { seedVideo, uniqueId } from "../support/factories";
+import { runLocally } from "../support/jobs";
+import { count, DAY, mediaKeys, putMedia } from "./support";
+
+/**
+ * The free plan allows 50 D1 queries and 50 R2 calls per invocation; the `free` budget stops a step
+ * at 45 of each. Retention must get through every phase in units that fit it.
+ */
+
+/** Idle conversations with their messages, in a few batches rather than a query per row. */
+async function seedIdleConversations(videoId: string, conversations: number, messagesEach: number, updatedAt: number) {
+  const ids: string[] = [];
+  const statements: D1PreparedStatement[] = [];
+  for (let i = 0; i < conversations; i++) {
+    const id = uniqueId("idle");
+    ids.push(id);
+    statements.push(
+      env.DB.prepare("INSERT INTO conversations (id, video_id, title, created_at, updated_at) VALUES (?, ?, 'old', ?, ?)").bind(
+        id,
+        videoId,
+        updatedAt,
+        updatedAt,
+      ),
+    );
+    for (let m = 0; m < messagesEach; m++)
+      statements.push(
+        env.DB.prepare("INSERT INTO messages (conversation_id, role, content, created_at) VALUES (?, 'user', ?, ?)").bind(
+          id,
+          `message ${m} of ${id}`,
+          updatedAt,
+        ),
+      );
+  }
+  for (let start = 0; start < statements.length; start += 200) await env.DB.batch(statements.slice(start, start + 200));
+  return ids;
+}
+
+describe("retention on the free plan", () => {
+  it("runs every phase to completion within 45 queries and 45 R2 calls per step, under the free plan's limits", async () => {
+    // Orphan files must be older than the grace period when the job runs: the job runs two days on.
+    const now = Date.now() + 2 * DAY;
+    const due: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const { id } = await seedVideo({ deletedAt: now - 30 * DAY });
+      await putMedia(id, ["source/v.mp4", "frames/000001.jpg"]);
+      due.push(id);
+    }
+    const live = await seedVideo();
+    // 250 idle conversations: three archive batches of up to 100, each with its messages.
+    const idle = await seedIdleConversations(live.id, 250, 3, now - 60 * DAY);
+    const orphans: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const id = uniqueId("orphan");
+      await putMedia(id, ["source/v.mp4"]);
+      orphans.push(id);
+    }
+
+    const policy = resolvePolicy(env as unknown as Record<string, unknown>, {});
+    const local = await runLocally({
+      definition: retentionJobDefinition,
+      input: { policy, requestedAt: now },
+      now,
+      bindings: { ...env, KEEPER_PLATFORM_LIMITS: "free", KEEPER_JOB_BUDGET: "free" } as unknown as Env,
+    });
+    expect(local.run?.status, local.run?.error ?? "").toBe("succeeded");
+    const counts = JSON.parse(local.run?.counts ?? "{}");
+    expect(counts).toMatchObject({ videos_purged: 50, conversations_archived: 250, messages_archived: 750, optimized: true });
+    expect(counts.orphan_media).toBe(30);
+    expect(counts.max_queries_per_step).toBeLessThanOrEqual(budgetProfiles.free.queries);
+    expect(counts.max_r2_calls_per_step).toBeLessThanOrEqual(budgetProfiles.free.r2Calls);
+    // 50 videos with files cannot be purged in one free step (two R2 calls each), so it took several.
+    expect(counts.steps).toBeGreaterThan(4);
+
+    const inList = "SELECT value FROM json_each(?)";
+    expect(await count(`SELECT count(*) AS n FROM videos WHERE id IN (${inList})`, JSON.stringify(due))).toBe(0);
+    expect(await count(`SELECT count(*) AS n FROM conversations WHERE id IN (${inList})`, JSON.stringify(idle))).toBe(0);
+    expect(await count(`SELECT count(*) AS n FROM messages WHERE conversation_id IN (${inList})`, JSON.stringify(idle))).toBe(0);
+    expect(
+      await count(
+        `SELECT count(*) AS n FROM keeper_archived_conversations WHERE conversation_id IN (${inList})`,
+        JSON.stringify(idle),
+      ),
+    ).toBe(250);
+    for (const id of [...due.slice(0, 3), ...orphans.slice(0, 3)]) expect(await mediaKeys(id)).toEqual([]);
+  }, 120_000);
+});
