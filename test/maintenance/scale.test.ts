@@ -19,6 +19,8 @@ const DAY = 86_400_000;
 
 interface StepCounts {
   steps: number;
+  queries_total: number;
+  r2_calls_total: number;
   max_queries_per_step: number;
   max_r2_calls_per_step: number;
   [key: string]: unknown;
@@ -54,6 +56,10 @@ describe("long jobs through many steps (budget lowered)", () => {
     expect(counts.steps).toBeGreaterThanOrEqual(8);
     expect(counts.max_queries_per_step).toBeLessThanOrEqual(budget.queries);
     expect(counts.max_r2_calls_per_step).toBeLessThanOrEqual(budget.r2Calls);
+    // The run's totals (what bench:scale projects from): a query per page of 5,000 rows at least.
+    expect(counts.queries_total).toBeGreaterThanOrEqual(40);
+    expect(counts.queries_total).toBeLessThanOrEqual(counts.steps * budget.queries);
+    expect(counts.r2_calls_total).toBeGreaterThan(0);
 
     // Equal to the live database: every table's digest as the backup recorded it (but the run
     // record and audit log, which the job itself writes to).
