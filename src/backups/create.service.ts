@@ -219,6 +219,10 @@ export async function advanceBackup(
       tableStagingKey(cursor.id, cursor.tableIndex),
       cursor.stagedObjects[cursor.tableIndex],
     ));
+  // The finished tables' objects, likewise read once per call.
+  let finished: ManifestObject[] | null = null;
+  const finishedObjects = async () =>
+    (finished ??= await readStaged<ManifestObject>(ctx, stagingKey(cursor.id, "objects"), cursor.finishedObjects));
   while (cursor.tableIndex < cursor.tables.length) {
     if (shouldStop()) return null;
     const table = cursor.tables[cursor.tableIndex];
@@ -275,12 +279,12 @@ export async function advanceBackup(
     if (finishedTable) {
       const list = await stagedOfTable();
       if (list.length > 0) {
-        const finished = await readStaged<ManifestObject>(ctx, stagingKey(cursor.id, "objects"), cursor.finishedObjects);
-        finished.push(...list.map((entry) => entry.object));
-        await ctx.backups.put(stagingKey(cursor.id, "objects"), JSON.stringify(finished), {
+        const objects = await finishedObjects();
+        objects.push(...list.map((entry) => entry.object));
+        await ctx.backups.put(stagingKey(cursor.id, "objects"), JSON.stringify(objects), {
           httpMetadata: { contentType: "application/json" },
         });
-        cursor.finishedObjects = finished.length;
+        cursor.finishedObjects = objects.length;
       }
       cursor.doneTables.push({
         name: table.name,
@@ -315,17 +319,17 @@ export async function advanceBackup(
   const textOf = (kind: ManifestObject["kind"]) => cursor.textObjects.filter((object) => object.kind === kind);
   const objects = [
     ...textOf("schema"),
-    ...(await readStaged<ManifestObject>(ctx, stagingKey(cursor.id, "objects"), cursor.finishedObjects)),
+    ...(await finishedObjects()),
     ...textOf("sequence"),
     ...textOf("extras"),
   ];
-  const finished = ctx.now().getTime();
+  const finishedAt = ctx.now().getTime();
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
     id: cursor.id,
     created_at: new Date(cursor.startedAt).toISOString(),
-    finished_at: new Date(finished).toISOString(),
-    duration_ms: finished - cursor.startedAt,
+    finished_at: new Date(finishedAt).toISOString(),
+    duration_ms: finishedAt - cursor.startedAt,
     invocations: cursor.invocations,
     schema_version: cursor.schemaVersion,
     bookmark: cursor.bookmark,
