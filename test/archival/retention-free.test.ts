@@ -1,8 +1,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { purgeCandidates } from "../../src/archival/policies.service";
 import { resolvePolicy } from "../../src/archival/policy";
 import { retentionJobDefinition } from "../../src/archival/retention-job";
-import { budgetProfiles } from "../../src/maintenance/budget";
+import { budgetProfiles, countD1Calls } from "../../src/maintenance/budget";
+import type { AppContext } from "../../src/platform/context";
 import { seedVideo, uniqueId } from "../support/factories";
 import { runLocally } from "../support/jobs";
 import { count, DAY, mediaKeys, putMedia } from "./support";
@@ -88,4 +90,20 @@ describe("retention on the free plan", () => {
     ).toBe(250);
     for (const id of [...due.slice(0, 3), ...orphans.slice(0, 3)]) expect(await mediaKeys(id)).toEqual([]);
   }, 120_000);
+
+  it("finds due videos behind many not-yet-due ones of a longer-window category in one query", async () => {
+    const now = Date.UTC(2040, 5, 1);
+    for (let i = 0; i < 30; i++) await seedVideo({ deletedAt: now - 10 * DAY - i, category: "slowcat" });
+    const due = await seedVideo({ deletedAt: now - 9 * DAY });
+    const policy = resolvePolicy(env as unknown as Record<string, unknown>, {
+      deleteDays: 7,
+      categories: { slowcat: { deleteDays: 60 } },
+    });
+    let queries = 0;
+    const ctx = { d1: countD1Calls(env.DB, () => queries++), now: () => new Date(now) } as unknown as AppContext;
+    const found = await purgeCandidates(ctx, policy, 5);
+    expect(found.map((video) => video.id)).toContain(due.id);
+    expect(found.every((video) => video.category !== "slowcat")).toBe(true);
+    expect(queries).toBe(1);
+  });
 });
