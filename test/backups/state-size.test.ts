@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { backupJobDefinition } from "../../src/backups/backup-job";
 import { stagingKey } from "../../src/backups/create.service";
+import { budgetProfiles } from "../../src/maintenance/budget";
 import { at } from "../archival/support";
 import { seedConversation, seedVideo } from "../support/factories";
 import { runLocally } from "../support/jobs";
@@ -61,4 +62,22 @@ describe("backup state between steps", () => {
     // Written over more than one step: the second step read back what the first had staged.
     expect(manifest.objects.filter((object: { table: string | null }) => object.table === "messages").length).toBeGreaterThan(1);
   }, 120_000);
+
+  it("runs to completion with the free budget under the free plan's limits, and verifies", async () => {
+    const video = await seedVideo();
+    const { id: conversation } = await seedConversation(video.id);
+    await addMessages(conversation, 30_000);
+    const requestedAt = now + 180_000;
+    const local = await runLocally({
+      definition: backupJobDefinition,
+      input: { requestedAt },
+      now: requestedAt,
+      bindings: { ...env, KEEPER_PLATFORM_LIMITS: "free", KEEPER_JOB_BUDGET: "free" } as unknown as Env,
+    });
+    expect(local.run?.status, local.run?.error ?? "").toBe("succeeded");
+    const counts = JSON.parse(local.run?.counts ?? "{}");
+    expect(counts.max_queries_per_step).toBeLessThanOrEqual(budgetProfiles.free.queries);
+    expect(counts.max_r2_calls_per_step).toBeLessThanOrEqual(budgetProfiles.free.r2Calls);
+    expect((await at(now, "POST", `/admin/backups/${counts.backup}/verify`)).body).toMatchObject({ ok: true, problems: [] });
+  }, 60_000);
 });
