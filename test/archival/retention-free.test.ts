@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { cleanupOrphanRowsOf } from "../../src/archival/orphans.service";
 import { purgeCandidates } from "../../src/archival/policies.service";
 import { resolvePolicy } from "../../src/archival/policy";
 import { retentionJobDefinition } from "../../src/archival/retention-job";
@@ -105,5 +106,24 @@ describe("retention on the free plan", () => {
     expect(found.map((video) => video.id)).toContain(due.id);
     expect(found.every((video) => video.category !== "slowcat")).toBe(true);
     expect(queries).toBe(1);
+  });
+
+  it("deletes orphan rows in as many 90-row batches as it is allowed, and says how many are left", async () => {
+    // D1 enforces foreign keys on every write, so orphans cannot be made here: a database that
+    // reports 300 of them and records the deletes stands in.
+    const batches: unknown[][] = [];
+    const statement = (sql: string) => ({
+      sql,
+      bind: (...values: unknown[]) => ({ sql, values }),
+      all: async () => ({ results: Array.from({ length: 300 }, (_, i) => ({ rowid: i + 1 })) }),
+    });
+    const d1 = { prepare: statement, batch: async (statements: unknown[]) => batches.push(statements) };
+    const ctx = { d1, now: () => new Date(0), principal: { actor: "test" } } as unknown as AppContext;
+    const result = await cleanupOrphanRowsOf(ctx, { table: "messages", dryRun: false, maxDeletes: 2 });
+    expect(result).toEqual({ found: 300, deleted: 180, left: 120 });
+    expect(batches).toHaveLength(2);
+    const [deleteOf] = batches[1] as { sql: string; values: number[] }[];
+    expect(deleteOf.sql).toContain('DELETE FROM "messages"');
+    expect(deleteOf.values).toEqual(Array.from({ length: 90 }, (_, i) => 91 + i));
   });
 });
