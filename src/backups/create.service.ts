@@ -317,12 +317,7 @@ export async function advanceBackup(
     await save(cursor);
   }
   const textOf = (kind: ManifestObject["kind"]) => cursor.textObjects.filter((object) => object.kind === kind);
-  const objects = [
-    ...textOf("schema"),
-    ...(await finishedObjects()),
-    ...textOf("sequence"),
-    ...textOf("extras"),
-  ];
+  const objects = [...textOf("schema"), ...(await finishedObjects()), ...textOf("sequence"), ...textOf("extras")];
   const finishedAt = ctx.now().getTime();
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
