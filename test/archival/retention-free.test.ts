@@ -1,10 +1,12 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { ARCHIVE_BATCH, ARCHIVE_BATCH_COST, archiveConversationBatch } from "../../src/archival/conversations-archive.service";
 import { cleanupOrphanRowsOf } from "../../src/archival/orphans.service";
 import { purgeCandidates } from "../../src/archival/policies.service";
 import { resolvePolicy } from "../../src/archival/policy";
 import { retentionJobDefinition } from "../../src/archival/retention-job";
 import { budgetProfiles, countD1Calls } from "../../src/maintenance/budget";
+import { stepContext } from "../../src/maintenance/job-runtime";
 import type { AppContext } from "../../src/platform/context";
 import { seedVideo, uniqueId } from "../support/factories";
 import { runLocally } from "../support/jobs";
@@ -125,5 +127,16 @@ describe("retention on the free plan", () => {
     const [deleteOf] = batches[1] as { sql: string; values: number[] }[];
     expect(deleteOf.sql).toContain('DELETE FROM "messages"');
     expect(deleteOf.values).toEqual(Array.from({ length: 90 }, (_, i) => 91 + i));
+  });
+
+  it("an archive batch of 100 conversations costs 3 queries and 3 R2 calls, however many messages they hold", async () => {
+    const now = Date.UTC(2041, 0, 1);
+    const live = await seedVideo();
+    await seedIdleConversations(live.id, ARCHIVE_BATCH, 5, now - 400 * DAY);
+    const { ctx } = stepContext(env, {}, { actor: "test", requestId: "archive-cost", nowOffsetMs: now - Date.now() });
+    const result = await archiveConversationBatch(ctx, { cutoff: now - 300 * DAY, runId: crypto.randomUUID(), batch: 0 });
+    expect(result).toMatchObject({ archived: ARCHIVE_BATCH, messages: ARCHIVE_BATCH * 5 });
+    const { queries, r2Calls } = ctx.meter.reading();
+    expect({ queries, r2Calls }).toEqual(ARCHIVE_BATCH_COST);
   });
 });
