@@ -77,15 +77,28 @@ export async function countIdleConversations(ctx: AppContext, cutoff: number): P
   return row?.n ?? 0;
 }
 
-async function messagesOf(ctx: AppContext, conversationId: string): Promise<MessageRow[]> {
+/**
+ * The messages of a whole batch in one query (ids travel as one JSON parameter): a batch's cost in
+ * queries does not grow with its size, so it fits the free plan's 50 queries per invocation.
+ */
+async function messagesOfBatch(ctx: AppContext, conversationIds: string[]): Promise<Map<string, MessageRow[]>> {
   const { results } = await ctx.d1
     .prepare(
-      "SELECT id, conversation_id, role, content, metadata, created_at FROM messages WHERE conversation_id = ? ORDER BY id",
+      `SELECT id, conversation_id, role, content, metadata, created_at FROM messages
+       WHERE conversation_id IN (SELECT value FROM json_each(?)) ORDER BY conversation_id, id`,
     )
-    .bind(conversationId)
+    .bind(JSON.stringify(conversationIds))
     .all<MessageRow>();
-  return results;
+  const byConversation = new Map<string, MessageRow[]>(conversationIds.map((id) => [id, []]));
+  for (const message of results) byConversation.get(message.conversation_id)?.push(message);
+  return byConversation;
 }
+
+/**
+ * What one batch costs, whatever its size: 3 D1 queries (select, messages, the delete batch) and
+ * 3 R2 calls (archive, manifest, read-back).
+ */
+export const ARCHIVE_BATCH_COST = { queries: 3, r2Calls: 3 };
 
 /** Archives one batch of idle conversations; returns how many left D1 (0 when none were idle). */
 export async function archiveConversationBatch(
@@ -94,8 +107,14 @@ export async function archiveConversationBatch(
 ): Promise<{ archived: number; messages: number; key: string | null; skipped: number }> {
   const conversations = await selectIdleConversations(ctx, input.cutoff, ARCHIVE_BATCH);
   if (conversations.length === 0) return { archived: 0, messages: 0, key: null, skipped: 0 };
-  const lines: ArchivedLine[] = [];
-  for (const conversation of conversations) lines.push({ conversation, messages: await messagesOf(ctx, conversation.id) });
+  const messages = await messagesOfBatch(
+    ctx,
+    conversations.map((conversation) => conversation.id),
+  );
+  const lines: ArchivedLine[] = conversations.map((conversation) => ({
+    conversation,
+    messages: messages.get(conversation.id) ?? [],
+  }));
   const body = await gzip(`${lines.map((line) => JSON.stringify(line)).join("\n")}\n`);
   const sha256 = hex(await crypto.subtle.digest("SHA-256", body));
   const day = ctx.now().toISOString().slice(0, 10).replaceAll("-", "/");

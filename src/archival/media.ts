@@ -5,9 +5,13 @@
 
 export const mediaPrefix = (videoId: string) => `videos/${videoId}/`;
 
-/** One page (≤ 1000) of the video ids that have files, and the cursor of the next page (null: last). */
-export async function mediaVideoIdPage(bucket: R2Bucket, cursor: string | null): Promise<{ ids: string[]; next: string | null }> {
-  const page = await bucket.list({ prefix: "videos/", delimiter: "/", cursor: cursor ?? undefined, limit: 1000 });
+/** One page (≤ `limit`, at most 1000) of the video ids that have files, and the cursor of the next page (null: last). */
+export async function mediaVideoIdPage(
+  bucket: R2Bucket,
+  cursor: string | null,
+  limit = 1000,
+): Promise<{ ids: string[]; next: string | null }> {
+  const page = await bucket.list({ prefix: "videos/", delimiter: "/", cursor: cursor ?? undefined, limit });
   const ids = page.delimitedPrefixes.map((prefix) => prefix.slice("videos/".length, -1)).filter((id) => id.length > 0);
   return { ids, next: page.truncated ? page.cursor : null };
 }

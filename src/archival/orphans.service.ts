@@ -42,41 +42,62 @@ async function missingVideoIds(ctx: AppContext, ids: string[]): Promise<string[]
  */
 export const ORPHAN_MEDIA_GRACE_MS = 24 * 60 * 60 * 1000;
 
+export type OrphanChildTable = (typeof childTables)[number];
+export const orphanChildTables: readonly OrphanChildTable[] = childTables;
+
+/** Rowids per delete: under D1's 100 bound parameters. */
+const ORPHAN_ROWS_PER_DELETE = 90;
+
+/**
+ * Orphan rows of one child table: found with one query, then deleted 90 rowids per batch (with
+ * their audit rows), at most `maxDeletes` batches. `left` counts the orphans found but not deleted
+ * this time: a bounded caller comes back for them.
+ */
+export async function cleanupOrphanRowsOf(
+  ctx: AppContext,
+  input: { table: OrphanChildTable; dryRun: boolean; maxDeletes: number },
+): Promise<{ found: number; deleted: number; left: number }> {
+  const rowids = await orphanRowIds(ctx, input.table);
+  if (input.dryRun) return { found: rowids.length, deleted: 0, left: 0 };
+  let deleted = 0;
+  for (let start = 0, n = 0; start < rowids.length && n < input.maxDeletes; start += ORPHAN_ROWS_PER_DELETE, n++) {
+    const chunk = rowids.slice(start, start + ORPHAN_ROWS_PER_DELETE);
+    await ctx.d1.batch([
+      ctx.d1.prepare(`DELETE FROM "${input.table}" WHERE rowid IN (${chunk.map(() => "?").join(", ")})`).bind(...chunk),
+      auditStatement(
+        ctx,
+        { action: "archival.cleanup-rows", target: input.table, detail: { rowids: chunk } },
+        { onlyIfPreviousChanged: true },
+      ),
+    ]);
+    deleted += chunk.length;
+  }
+  return { found: rowids.length, deleted, left: rowids.length - deleted };
+}
+
 /** Orphan rows of every child table, deleted 90 rowids per batch with their audit rows. */
 export async function cleanupOrphanRows({ ctx, input }: { ctx: AppContext; input: { dryRun: boolean } }) {
   const rows = { messages: 0, conversations: 0, memory: 0, video_context: 0 };
-  for (const table of childTables) {
-    const rowids = await orphanRowIds(ctx, table);
-    rows[table] = rowids.length;
-    if (input.dryRun || rowids.length === 0) continue;
-    for (let start = 0; start < rowids.length; start += 90) {
-      const chunk = rowids.slice(start, start + 90);
-      await ctx.d1.batch([
-        ctx.d1.prepare(`DELETE FROM "${table}" WHERE rowid IN (${chunk.map(() => "?").join(", ")})`).bind(...chunk),
-        auditStatement(
-          ctx,
-          { action: "archival.cleanup-rows", target: table, detail: { rowids: chunk } },
-          { onlyIfPreviousChanged: true },
-        ),
-      ]);
-    }
-  }
+  for (const table of childTables)
+    rows[table] = (await cleanupOrphanRowsOf(ctx, { table, dryRun: input.dryRun, maxDeletes: Number.POSITIVE_INFINITY })).found;
   return rows;
 }
 
 /**
- * One page of the MEDIA listing (≤ 1000 video ids): the files of ids with no video row, older than
- * the grace period, are deleted (or counted, in a dry run). Returns the next page's cursor.
+ * One page of the MEDIA listing (≤ `pageSize` video ids, at most 1000): the files of ids with no
+ * video row, older than the grace period, are deleted (or counted, in a dry run). Returns the next
+ * page's cursor. Cost: one listing and a query per 90 ids, then per orphan video a listing, a
+ * delete and an audit query (more listings and deletes past 1000 files).
  */
 export async function cleanupOrphanMediaPage({
   ctx,
   input,
 }: {
   ctx: AppContext;
-  input: { dryRun: boolean; cursor: string | null };
+  input: { dryRun: boolean; cursor: string | null; pageSize?: number };
 }): Promise<{ videos: string[]; keys: number; next: string | null }> {
   const settledBefore = ctx.now().getTime() - ORPHAN_MEDIA_GRACE_MS;
-  const page = await mediaVideoIdPage(ctx.media, input.cursor);
+  const page = await mediaVideoIdPage(ctx.media, input.cursor, input.pageSize);
   const videos: string[] = [];
   let keys = 0;
   for (const id of await missingVideoIds(ctx, page.ids)) {

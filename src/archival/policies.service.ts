@@ -21,33 +21,28 @@ function purgeCutoff(policy: RetentionPolicy, category: string | null, now: numb
 }
 
 /**
- * Videos past their purge window, oldest deletion first. The widest window any category has bounds
- * the query (it uses idx_videos_deleted_at); each row is then checked against its own category's.
- * Pages on by (deleted_at, id) until `limit` are due, so a run of not-yet-due videos of a category
- * with a longer window cannot hide due ones deleted after them.
+ * Videos past their purge window, oldest deletion first, in one query whatever the categories: the
+ * widest window any category has bounds it (it uses idx_videos_deleted_at), and each row is checked
+ * against its own category's cutoff in SQL (passed as one JSON object), so a run of not-yet-due
+ * videos of a category with a longer window neither hides due ones deleted after them nor costs a
+ * query per page (a purge unit must fit a step's budget).
  */
 export async function purgeCandidates(ctx: AppContext, policy: RetentionPolicy, limit: number): Promise<PurgeCandidate[]> {
   const now = ctx.now().getTime();
   const shortest = Math.min(policy.deleteDays, ...Object.values(policy.categories).map((c) => c.deleteDays));
-  const due: PurgeCandidate[] = [];
-  let after: [number, string] = [-1, ""];
-  for (;;) {
-    const { results } = await ctx.d1
-      .prepare(
-        `SELECT id, category, deleted_at FROM videos
-         WHERE deleted_at IS NOT NULL AND deleted_at < ? AND (deleted_at > ? OR (deleted_at = ? AND id > ?))
-         ORDER BY deleted_at, id LIMIT ?`,
-      )
-      .bind(now - shortest * DAY_MS, after[0], after[0], after[1], limit)
-      .all<PurgeCandidate>();
-    for (const video of results) {
-      if (video.deleted_at < purgeCutoff(policy, video.category, now)) due.push(video);
-      if (due.length === limit) return due;
-    }
-    const last = results.at(-1);
-    if (!last || results.length < limit) return due;
-    after = [last.deleted_at, last.id];
-  }
+  const cutoffs = Object.fromEntries(
+    Object.keys(policy.categories).map((category) => [category, purgeCutoff(policy, category, now)]),
+  );
+  const { results } = await ctx.d1
+    .prepare(
+      `SELECT id, category, deleted_at FROM videos
+       WHERE deleted_at IS NOT NULL AND deleted_at < ?1
+         AND deleted_at < coalesce((SELECT value FROM json_each(?2) WHERE key = videos.category), ?3)
+       ORDER BY deleted_at, id LIMIT ?4`,
+    )
+    .bind(now - shortest * DAY_MS, JSON.stringify(cutoffs), purgeCutoff(policy, null, now), limit)
+    .all<PurgeCandidate>();
+  return results;
 }
 
 export interface PolicyCounts {

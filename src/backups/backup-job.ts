@@ -25,8 +25,11 @@ export interface BackupJobState {
   result: RunCounts | null;
 }
 
-/** What one page costs at most: its SELECT, and R2 calls for a part upload and an object's end. */
-const PAGE_COST = { queries: 1, r2Calls: 3 };
+/**
+ * What one more page costs at most: its SELECT; R2 calls for a part upload and the object's end, the
+ * table's staged list (read, write) and, when the table ends, the finished tables' list (read, write).
+ */
+const PAGE_COST = { queries: 1, r2Calls: 6 };
 
 /** sha256 of every table's and index's CREATE statement: any migration changes it. */
 export async function schemaFingerprint(d1: D1Database): Promise<string> {
@@ -72,7 +75,7 @@ export const backupJobDefinition: JobDefinition<BackupJobInput, BackupJobState> 
     const manifest = await advanceBackup(
       ctx,
       state.cursor,
-      () => !ctx.meter.hasRoom(PAGE_COST),
+      (cost = PAGE_COST) => !ctx.meter.hasRoom(cost),
       async () => {},
     );
     if (manifest) {

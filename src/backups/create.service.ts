@@ -50,7 +50,12 @@ export interface SnapshotTable extends TableInfo {
   sequence: string | null;
 }
 
-/** Where an unfinished backup stands, as plain JSON: the backup Workflow carries it from step to step (backup-job.ts). */
+/**
+ * Where an unfinished backup stands, as plain JSON: the backup Workflow carries it from step to step
+ * (backup-job.ts), so it stays O(tables). What grows with the data — each object's frame lengths and
+ * each page's digest — is staged in R2 as each object completes (see `stagingKey`) and read back
+ * when a table's digest and the manifest are written.
+ */
 export interface BackupCursor {
   id: string;
   startedAt: number;
@@ -63,11 +68,47 @@ export interface BackupCursor {
   /** Last rowid written of the current table (null: none yet), exact as text. */
   afterRowid: string | null;
   rowsSoFar: number;
-  pageDigests: string[];
-  objects: ManifestObject[];
+  /** Objects written so far, schema included: data objects are numbered by it. */
+  objectCount: number;
+  /** Data objects staged for each table, by table index. */
+  stagedObjects: number[];
+  /** Data objects of finished tables, staged in one list for the manifest. */
+  finishedObjects: number;
+  /** The schema, sequence and indexes objects: a few frames each. */
+  textObjects: ManifestObject[];
   doneTables: ManifestTable[];
   schemaWritten: boolean;
 }
+
+/** A data object as staged: its manifest entry and the digests of the pages it holds. */
+interface StagedObject {
+  object: ManifestObject;
+  pageDigests: string[];
+}
+
+/**
+ * Staged lists of an unfinished backup, under its own prefix (so prune removes them with it), and
+ * deleted once the manifest is written: `table-NNNN.json` holds one table's data objects with their
+ * page digests, `objects.json` the data objects of every finished table.
+ */
+export const stagingKey = (id: string, name: string) => `${BACKUP_PREFIX}${id}/staging/${name}.json`;
+const tableStagingKey = (id: string, tableIndex: number) => stagingKey(id, `table-${String(tableIndex).padStart(4, "0")}`);
+
+/**
+ * A staged list, cut to the length the cursor counts: an attempt that failed after staging more is
+ * retried from the cursor, and what it staged beyond it is written again.
+ */
+async function readStaged<T>(ctx: AppContext, key: string, count: number): Promise<T[]> {
+  if (count === 0) return [];
+  const object = await ctx.backups.get(key);
+  if (!object) throw new Error(`the staged list ${key} of an unfinished backup is missing`);
+  const list = (await object.json()) as T[];
+  if (list.length < count) throw new Error(`the staged list ${key} holds ${list.length} entries, the backup counts ${count}`);
+  return list.slice(0, count);
+}
+
+/** What writing the manifest costs at most: the sequence and indexes objects, the staged list, the manifest, the clean-up. */
+export const MANIFEST_COST = { queries: 0, r2Calls: 5 };
 
 function backupId(now: Date): string {
   return `${now
@@ -83,7 +124,7 @@ function backupId(now: Date): string {
  * without its parent.
  */
 export async function startBackup(ctx: AppContext): Promise<BackupCursor> {
-  const schema = await introspect(ctx.d1);
+  const schema = await introspect(ctx.d1, { oneBatch: true });
   const included = schema.tables.filter((table) => !EXCLUDED_TABLES.includes(table.name));
   const hasSequence = await ctx.d1
     .prepare("SELECT 1 AS x FROM sqlite_schema WHERE type = 'table' AND name = 'sqlite_sequence'")
@@ -122,8 +163,10 @@ export async function startBackup(ctx: AppContext): Promise<BackupCursor> {
     tableIndex: 0,
     afterRowid: null,
     rowsSoFar: 0,
-    pageDigests: [],
-    objects: [],
+    objectCount: 0,
+    stagedObjects: included.map(() => 0),
+    finishedObjects: 0,
+    textObjects: [],
     doneTables: [],
     schemaWritten: false,
   };
@@ -147,33 +190,48 @@ async function writeTextObject(ctx: AppContext, key: string, kind: ManifestObjec
 }
 
 /**
- * Advances the backup described by `cursor` until it is complete or `shouldStop()` says so (checked
- * before each object and after each page); returns the manifest when complete, null otherwise
- * (`save` has then stored where it stands). Each data object is up to 50 pages of one table; pages
- * are read in rowid order up to the table's high-water mark, rendered as SQL, compressed in frames
- * and streamed into the object.
+ * Advances the backup described by `cursor` until it is complete or `shouldStop(cost)` says so
+ * (checked before each object, after each page, and before the manifest with MANIFEST_COST); returns
+ * the manifest when complete, null otherwise (`save` has then stored where it stands). Each data
+ * object is up to 50 pages of one table; pages are read in rowid order up to the table's high-water
+ * mark, rendered as SQL, compressed in frames and streamed into the object. An object ends within
+ * the call that began it; its entry and page digests are then staged in R2, not kept in the cursor.
  */
 export async function advanceBackup(
   ctx: AppContext,
   cursor: BackupCursor,
-  shouldStop: () => boolean,
+  shouldStop: (cost?: { queries: number; r2Calls: number }) => boolean,
   save: (c: BackupCursor) => Promise<void>,
 ): Promise<Manifest | null> {
   const prefix = `${BACKUP_PREFIX}${cursor.id}/`;
   if (!cursor.schemaWritten) {
     const ddl = `PRAGMA defer_foreign_keys = on;\n${cursor.tables.map((table) => `${table.sql};\n`).join("")}`;
-    cursor.objects.push(await writeTextObject(ctx, `${prefix}0000-schema.sql.zst`, "schema", ddl));
+    cursor.textObjects.push(await writeTextObject(ctx, `${prefix}0000-schema.sql.zst`, "schema", ddl));
+    cursor.objectCount++;
     cursor.schemaWritten = true;
     await save(cursor);
   }
+  // The current table's staged objects, read once per call (on its first object or its end).
+  let staged: StagedObject[] | null = null;
+  const stagedOfTable = async () =>
+    (staged ??= await readStaged<StagedObject>(
+      ctx,
+      tableStagingKey(cursor.id, cursor.tableIndex),
+      cursor.stagedObjects[cursor.tableIndex],
+    ));
+  // The finished tables' objects, likewise read once per call.
+  let finished: ManifestObject[] | null = null;
+  const finishedObjects = async () =>
+    (finished ??= await readStaged<ManifestObject>(ctx, stagingKey(cursor.id, "objects"), cursor.finishedObjects));
   while (cursor.tableIndex < cursor.tables.length) {
     if (shouldStop()) return null;
     const table = cursor.tables[cursor.tableIndex];
-    const key = `${prefix}${String(cursor.objects.length).padStart(4, "0")}-${table.name}.sql.zst`;
+    const key = `${prefix}${String(cursor.objectCount).padStart(4, "0")}-${table.name}.sql.zst`;
     const writer = new ObjectWriter(ctx.backups, key);
     let rows = 0;
     let sqlBytes = 0;
     let finishedTable = false;
+    const pageDigests: string[] = [];
     const columns = dumpColumns(table);
     for (let page = 0; page < PAGES_PER_OBJECT; page++) {
       const raw =
@@ -186,7 +244,7 @@ export async function advanceBackup(
       const bytes = encoder.encode(sql);
       for (const frame of zstdFrames(bytes)) await writer.write(frame);
       sqlBytes += bytes.byteLength;
-      cursor.pageDigests.push(pageDigest(lines));
+      pageDigests.push(pageDigest(lines));
       rows += raw.length;
       cursor.afterRowid = raw[raw.length - 1].rowid;
       if (raw.length < PAGE_ROWS) {
@@ -197,23 +255,41 @@ export async function advanceBackup(
     }
     if (rows > 0) {
       const sha256 = await writer.finish();
-      cursor.objects.push({
-        key,
-        kind: "data",
-        table: table.name,
-        rows,
-        bytes: writer.bytes,
-        sql_bytes: sqlBytes,
-        sha256,
-        frames: writer.frames,
+      const list = await stagedOfTable();
+      list.push({
+        object: {
+          key,
+          kind: "data",
+          table: table.name,
+          rows,
+          bytes: writer.bytes,
+          sql_bytes: sqlBytes,
+          sha256,
+          frames: writer.frames,
+        },
+        pageDigests,
       });
+      await ctx.backups.put(tableStagingKey(cursor.id, cursor.tableIndex), JSON.stringify(list), {
+        httpMetadata: { contentType: "application/json" },
+      });
+      cursor.stagedObjects[cursor.tableIndex] = list.length;
+      cursor.objectCount++;
       cursor.rowsSoFar += rows;
     }
     if (finishedTable) {
+      const list = await stagedOfTable();
+      if (list.length > 0) {
+        const objects = await finishedObjects();
+        objects.push(...list.map((entry) => entry.object));
+        await ctx.backups.put(stagingKey(cursor.id, "objects"), JSON.stringify(objects), {
+          httpMetadata: { contentType: "application/json" },
+        });
+        cursor.finishedObjects = objects.length;
+      }
       cursor.doneTables.push({
         name: table.name,
         rows: cursor.rowsSoFar,
-        sha256: tableDigest(cursor.pageDigests),
+        sha256: tableDigest(list.flatMap((entry) => entry.pageDigests)),
         columns: table.columns,
         rowid_alias: table.rowidAlias,
         parents: table.parents,
@@ -223,39 +299,42 @@ export async function advanceBackup(
       cursor.tableIndex++;
       cursor.afterRowid = null;
       cursor.rowsSoFar = 0;
-      cursor.pageDigests = [];
+      staged = null;
     }
     await save(cursor);
   }
-  if (!cursor.objects.some((object) => object.kind === "sequence")) {
-    cursor.objects.push(
+  if (shouldStop(MANIFEST_COST)) return null;
+  if (!cursor.textObjects.some((object) => object.kind === "sequence")) {
+    cursor.textObjects.push(
       await writeTextObject(ctx, `${prefix}9998-sqlite_sequence.sql.zst`, "sequence", sequenceSql(cursor.doneTables)),
     );
     await save(cursor);
   }
-  if (!cursor.objects.some((object) => object.kind === "extras")) {
-    cursor.objects.push(
+  if (!cursor.textObjects.some((object) => object.kind === "extras")) {
+    cursor.textObjects.push(
       await writeTextObject(ctx, `${prefix}9999-indexes.sql.zst`, "extras", cursor.extras.map((sql) => `${sql};\n`).join("")),
     );
     await save(cursor);
   }
-  const finished = ctx.now().getTime();
+  const textOf = (kind: ManifestObject["kind"]) => cursor.textObjects.filter((object) => object.kind === kind);
+  const objects = [...textOf("schema"), ...(await finishedObjects()), ...textOf("sequence"), ...textOf("extras")];
+  const finishedAt = ctx.now().getTime();
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
     id: cursor.id,
     created_at: new Date(cursor.startedAt).toISOString(),
-    finished_at: new Date(finished).toISOString(),
-    duration_ms: finished - cursor.startedAt,
+    finished_at: new Date(finishedAt).toISOString(),
+    duration_ms: finishedAt - cursor.startedAt,
     invocations: cursor.invocations,
     schema_version: cursor.schemaVersion,
     bookmark: cursor.bookmark,
     compression: "zstd",
     tables: cursor.doneTables,
-    objects: cursor.objects,
+    objects,
     totals: {
       rows: cursor.doneTables.reduce((sum, t) => sum + t.rows, 0),
-      bytes: cursor.objects.reduce((sum, o) => sum + o.bytes, 0),
-      sql_bytes: cursor.objects.reduce((sum, o) => sum + o.sql_bytes, 0),
+      bytes: objects.reduce((sum, o) => sum + o.bytes, 0),
+      sql_bytes: objects.reduce((sum, o) => sum + o.sql_bytes, 0),
     },
     excluded_tables: EXCLUDED_TABLES,
     restore_hint: `keeper backup download ${cursor.id} && zstd -d ${cursor.id}.sql.zst && npx wrangler d1 execute DB --local|--remote --file ${cursor.id}.sql (an empty database; add --data-only to download for one that wrangler d1 migrations apply created)`,
@@ -266,5 +345,16 @@ export async function advanceBackup(
     httpMetadata: { contentType: "application/json" },
   });
   if (!written) throw new Error(`a manifest for backup ${cursor.id} already exists`);
+  // The staged lists have served; any left behind (a failed delete) go when prune deletes the backup.
+  const stagingKeys = [
+    stagingKey(cursor.id, "objects"),
+    ...cursor.stagedObjects.flatMap((count, index) => (count > 0 ? [tableStagingKey(cursor.id, index)] : [])),
+  ];
+  await ctx.backups.delete(stagingKeys).catch((error: unknown) =>
+    ctx.logger.warn("staged lists of a finished backup were not deleted", {
+      backup: cursor.id,
+      error: error instanceof Error ? error.message : String(error),
+    }),
+  );
   return manifest;
 }

@@ -82,6 +82,11 @@ export class StepMeter {
     );
   }
 
+  /** Calls still allowed in this step: what a unit sized to the room may spend. */
+  remaining(): { queries: number; r2Calls: number } {
+    return { queries: this.budget.queries - this.queries, r2Calls: this.budget.r2Calls - this.r2Calls };
+  }
+
   countQuery(): void {
     if (this.queries + 1 > this.budget.queries) throw new BudgetExhausted("queries", this.budget.queries);
     this.queries++;

@@ -87,6 +87,10 @@ export interface StepStats {
   maxQueries: number;
   maxR2Calls: number;
   maxStepMs: number;
+  /** Sums over all steps: what a job of another size would cost, and so how many steps it needs. */
+  totalQueries: number;
+  totalR2Calls: number;
+  totalStepMs: number;
 }
 
 /** What `runJob` needs from the Workflow engine: exactly `WorkflowStep.do` with a config. */
@@ -151,6 +155,9 @@ function recordStats(stats: StepStats, reading: MeterReading): StepStats {
     maxQueries: Math.max(stats.maxQueries, reading.queries),
     maxR2Calls: Math.max(stats.maxR2Calls, reading.r2Calls),
     maxStepMs: Math.max(stats.maxStepMs, reading.elapsedMs),
+    totalQueries: stats.totalQueries + reading.queries,
+    totalR2Calls: stats.totalR2Calls + reading.r2Calls,
+    totalStepMs: stats.totalStepMs + reading.elapsedMs,
   };
 }
 
@@ -219,7 +226,15 @@ export async function runJob<Input, State>({
   };
 
   try {
-    const empty: StepStats = { steps: 0, maxQueries: 0, maxR2Calls: 0, maxStepMs: 0 };
+    const empty: StepStats = {
+      steps: 0,
+      maxQueries: 0,
+      maxR2Calls: 0,
+      maxStepMs: 0,
+      totalQueries: 0,
+      totalR2Calls: 0,
+      totalStepMs: 0,
+    };
     let current = await sliceStep("begin", empty, null, (ctx) => definition.begin({ ctx, input: params.input }));
     for (let n = 1; !current.slice.done; n++) {
       current = await sliceStep(`advance ${n}`, current.stats, JSON.stringify(current.slice.state), (ctx, state) =>
@@ -237,6 +252,9 @@ export async function runJob<Input, State>({
         max_queries_per_step: stats.maxQueries,
         max_r2_calls_per_step: stats.maxR2Calls,
         max_step_ms: stats.maxStepMs,
+        queries_total: stats.totalQueries,
+        r2_calls_total: stats.totalR2Calls,
+        step_ms_total: stats.totalStepMs,
       };
       await bookkeeping.db
         .update(jobRuns)

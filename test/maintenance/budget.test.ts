@@ -53,7 +53,9 @@ describe("binding call counting", () => {
     const d1 = countD1Calls(env.DB, () => meter.countQuery());
     expect(meter.hasRoom({ queries: 2 })).toBe(true);
     await d1.prepare("SELECT 1").first();
+    expect(meter.remaining()).toEqual({ queries: 1, r2Calls: 1 });
     await d1.prepare("SELECT 1").first();
+    expect(meter.remaining()).toEqual({ queries: 0, r2Calls: 1 });
     expect(meter.hasRoom({ queries: 1 })).toBe(false);
     await expect(d1.prepare("SELECT 1").first()).rejects.toBeInstanceOf(BudgetExhausted);
     expect(meter.reading()).toEqual({ queries: 2, r2Calls: 0, elapsedMs: 0 });

@@ -63,6 +63,8 @@ export async function runLocally<Input, State>({
     .bind(definition.job, holder, now, now + 15 * 60_000)
     .run();
   const steps: string[] = [];
+  /** Each step's result size in bytes (the state a slice hands to the next step is most of it). */
+  const resultBytes: number[] = [];
   let attempts = 0;
   const step = {
     async do(name: string, config: WorkflowStepConfig, callback: () => Promise<unknown>) {
@@ -71,7 +73,9 @@ export async function runLocally<Input, State>({
       for (let attempt = 0; ; attempt++) {
         attempts++;
         try {
-          return await callback();
+          const result = await callback();
+          resultBytes.push(typeof result === "string" ? result.length : JSON.stringify(result ?? null).length);
+          return result;
         } catch (error) {
           if (error instanceof NonRetryableError || attempt >= (config.retries?.limit ?? 0)) throw error;
         }
@@ -86,5 +90,5 @@ export async function runLocally<Input, State>({
   const run = await env.DB.prepare("SELECT status, error, counts FROM keeper_job_runs WHERE id = ?")
     .bind(runId)
     .first<{ status: string; error: string | null; counts: string | null }>();
-  return { runId, steps, attempts, ...outcome, run };
+  return { runId, steps, attempts, resultBytes, ...outcome, run };
 }
