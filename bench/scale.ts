@@ -33,14 +33,12 @@ const rows = size.videos + size.context + size.memory + size.conversations + siz
 export interface JobFigures {
   rows: number;
   steps: number;
-  /** null: the job ran in one request, without a run record that counts its calls. */
-  maxQueriesPerInvocation: number | null;
-  maxR2CallsPerInvocation: number | null;
+  maxQueriesPerInvocation: number;
+  maxR2CallsPerInvocation: number;
   maxStepMs: number;
   seconds: number;
-  /** All steps' D1 queries, R2 calls and time (null: not counted). */
-  totals: { queries: number; r2Calls: number; stepMs: number } | null;
-  note?: string;
+  /** All steps' D1 queries, R2 calls and time. */
+  totals: { queries: number; r2Calls: number; stepMs: number };
 }
 
 interface RunRecord {
@@ -99,25 +97,13 @@ async function runBackup(server: DevServer): Promise<{ figures: JobFigures; back
   return { figures: figuresOf(run, Number(run.counts?.rows), elapsed()), backupId: String(run.counts?.backup) };
 }
 
-/**
- * Restore into SCRATCH_DB. Today one request does it all (no Workflow, no run record); when restore
- * runs as a Workflow this is the function to change, to start it and read its run as the others do.
- */
+/** The restore Workflow into SCRATCH_DB, started as `keeper backup restore --target scratch` starts it. */
 async function runRestore(server: DevServer, backupId: string): Promise<JobFigures> {
   const elapsed = since();
-  const result = await post(server, `/admin/backups/${backupId}/restore`, { target: "scratch", force: true });
-  if (!result.verified) throw new Error(`restore did not verify: ${JSON.stringify(result.mismatches)}`);
-  const seconds = elapsed();
-  return {
-    rows: Number(result.plan.rows),
-    steps: 1,
-    maxQueriesPerInvocation: null,
-    maxR2CallsPerInvocation: null,
-    maxStepMs: Math.round(seconds * 1000),
-    seconds,
-    totals: null,
-    note: "one request, not a Workflow: its calls are not counted per invocation",
-  };
+  const started = await post(server, `/admin/backups/${backupId}/restore`, { target: "scratch", force: true });
+  const run = await finishedRun(server, started.run.id);
+  if (run.counts?.verified !== true) throw new Error(`restore did not verify: ${JSON.stringify(run.counts)}`);
+  return figuresOf(run, Number(run.counts?.rows), elapsed());
 }
 
 /** Retention with every phase on, as `keeper archive apply-policies --confirm` starts it. */
@@ -144,8 +130,6 @@ function project(job: JobFigures, jobShareOfDatabase: number, rowsAtSize: number
   const jobRows = rowsAtSize * jobShareOfDatabase;
   const scale = jobRows / Math.max(job.rows, 1);
   const minutes = (ms: number) => Math.round(ms / 6000) / 10;
-  // One request, not steps: only its time scales.
-  if (job.totals === null) return { rows: Math.round(jobRows), steps: null, minutes: minutes(job.seconds * 1000 * scale) };
   const steps =
     2 +
     Math.ceil(

@@ -5,8 +5,16 @@ import { retentionJobDefinition } from "../../src/archival/retention-job";
 import { backupJobDefinition } from "../../src/backups/backup-job";
 import { digestTable } from "../../src/backups/digest";
 import { at, count, putMedia } from "../archival/support";
+import { backupNow, restoreWith } from "../backups/support";
 import { seedVideo, uniqueId } from "../support/factories";
 import { runLocally } from "../support/jobs";
+
+async function columnsOf(table: string) {
+  const { results } = await env.DB.prepare("SELECT name FROM pragma_table_info(?) ORDER BY cid")
+    .bind(table)
+    .all<{ name: string }>();
+  return results.map((column) => column.name);
+}
 
 /**
  * Jobs driven through many steps: the budget is lowered so that a dataset a test can hold needs
@@ -79,6 +87,28 @@ describe("long jobs through many steps (budget lowered)", () => {
     const verified = await at(requestedAt, "POST", `/admin/backups/${counts.backup}/verify`);
     expect(verified.body).toMatchObject({ ok: true, problems: [] });
   }, 60_000);
+
+  it("restore applies 200,000 rows over many steps, none above its budget, equal to the source", async () => {
+    await seedMessages(200_000);
+    const backup = await backupNow();
+    // Check, apply (2 MB batches) and verify (a page of 5,000 rows a query) at a few calls a step; the
+    // plan reads two queries per table in one unit, so 20 is about the least that holds it.
+    const budget = { queries: 20, r2Calls: 6, wallMs: 25_000 };
+    const local = await restoreWith(backup.id, { target: "scratch", force: true }, {}, { budget });
+    expect(local.run?.status, local.run?.error ?? "").toBe("succeeded");
+    const counts = local.counts as unknown as StepCounts & { verified: boolean; rows: number };
+    expect(counts.verified).toBe(true);
+    expect(counts.steps).toBeGreaterThanOrEqual(15);
+    expect(counts.max_queries_per_step).toBeLessThanOrEqual(budget.queries);
+    expect(counts.max_r2_calls_per_step).toBeLessThanOrEqual(budget.r2Calls);
+    for (const table of ["videos", "conversations", "messages"]) {
+      const source = await digestTable(env.DB, { name: table, columns: await columnsOf(table), rowidAlias: null });
+      const restored = await digestTable(env.SCRATCH_DB, { name: table, columns: await columnsOf(table), rowidAlias: null });
+      expect({ table, ...restored }).toEqual({ table, ...source });
+    }
+    const messages = await env.SCRATCH_DB.prepare("SELECT count(*) AS n FROM messages").first<{ n: number }>();
+    expect(messages?.n).toBe(200_000);
+  }, 90_000);
 
   it("retention purges, archives and cleans up over many steps, none above its budget", async () => {
     const now = Date.now() + 2 * DAY;
