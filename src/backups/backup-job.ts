@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import type { JobDefinition, JobSlice } from "../maintenance/job-runtime";
 import type { RunCounts } from "../maintenance/runs";
 import { recordAudit } from "../platform/audit";
+import { PAGE_QUERIES } from "./digest";
 import { advanceBackup, BACKUP_JOB, type BackupCursor, startBackup } from "./create.service";
 
 /**
@@ -26,10 +27,11 @@ export interface BackupJobState {
 }
 
 /**
- * What one more page costs at most: its SELECT; R2 calls for a part upload and the object's end, the
+ * What one more page costs at most: its SELECTs (as lines, and value by value when it must fall
+ * back; see create.service.ts readDumpPage); R2 calls for a part upload and the object's end, the
  * table's staged list (read, write) and, when the table ends, the finished tables' list (read, write).
  */
-const PAGE_COST = { queries: 1, r2Calls: 6 };
+const PAGE_COST = { queries: PAGE_QUERIES, r2Calls: 6 };
 
 /** sha256 of every table's and index's CREATE statement: any migration changes it. */
 export async function schemaFingerprint(d1: D1Database): Promise<string> {
