@@ -1,7 +1,7 @@
 import { constants, zstdCompressSync } from "node:zlib";
 import { type Bookmark, takeTimeTravelBookmark } from "../migrations/time-travel";
 import type { AppContext } from "../platform/context";
-import { PAGE_ROWS, pageDigest, pageTextDigest, readPage, readPageLines, tableDigest } from "./digest";
+import { PAGE_QUERIES, PAGE_ROWS, pageDigest, pageTextDigest, readPage, readPageLines, tableDigest } from "./digest";
 import { dumpColumns, introspect, quoteIdentifier, type TableInfo } from "./introspect";
 import {
   BACKUP_PREFIX,
@@ -107,6 +107,13 @@ async function readStaged<T>(ctx: AppContext, key: string, count: number): Promi
   return list.slice(0, count);
 }
 
+/**
+ * What one more page costs at most: its SELECTs (as lines, and value by value when it must fall
+ * back; see readDumpPage); R2 calls for a part upload and the object's end, the
+ * table's staged list (read, write) and, when the table ends, the finished tables' list (read, write).
+ */
+export const PAGE_COST = { queries: PAGE_QUERIES, r2Calls: 6 };
+
 /** What writing the manifest costs at most: the sequence and indexes objects, the staged list, the manifest, the clean-up. */
 export const MANIFEST_COST = { queries: 0, r2Calls: 5 };
 
@@ -195,12 +202,19 @@ async function writeTextObject(ctx: AppContext, key: string, kind: ManifestObjec
  * by value (text that is not valid UTF-8, a row that needs staging): the same statements and
  * digest either way.
  */
+interface DumpPage {
+  sql: string;
+  digest: string;
+  rows: number;
+  lastRowid: string;
+}
+
 async function readDumpPage(
   d1: D1Database,
   table: SnapshotTable,
   columns: string[],
   after: string | null,
-): Promise<{ sql: string; digest: string; rows: number; lastRowid: string } | null> {
+): Promise<DumpPage | null> {
   const bounds = { after, upTo: table.highWater };
   const lines = await readPageLines(d1, table, bounds);
   if (lines !== null) {
@@ -258,11 +272,27 @@ export async function advanceBackup(
     let finishedTable = false;
     const pageDigests: string[] = [];
     const columns = dumpColumns(table);
-    for (let page = 0; page < PAGES_PER_OBJECT; page++) {
-      const page = table.highWater === null ? null : await readDumpPage(ctx.d1, table, columns, cursor.afterRowid);
+    const read = (after: string | null) =>
+      table.highWater === null ? Promise.resolve(null) : readDumpPage(ctx.d1, table, columns, after);
+    // The next page, asked for before this one is compressed and uploaded, so that D1 reads it
+    // meanwhile; only while the step has room for two more pages, so a page read ahead never
+    // passes the budget.
+    let ahead: Promise<DumpPage | null> | null = null;
+    for (let n = 0; n < PAGES_PER_OBJECT; n++) {
+      const page = await (ahead ?? read(cursor.afterRowid));
+      ahead = null;
       if (page === null) {
         finishedTable = true;
         break;
+      }
+      if (
+        page.rows === PAGE_ROWS &&
+        n + 1 < PAGES_PER_OBJECT &&
+        !shouldStop({ queries: 2 * PAGE_COST.queries, r2Calls: 2 * PAGE_COST.r2Calls })
+      ) {
+        ahead = read(page.lastRowid);
+        // Awaited by the next page; a step that fails first must not leave it unhandled.
+        ahead.catch(() => {});
       }
       const bytes = encoder.encode(page.sql);
       for (const frame of zstdFrames(bytes)) await writer.write(frame);
