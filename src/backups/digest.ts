@@ -89,9 +89,9 @@ export async function readPage(
 
 /** Rows per query of readPageLines: at ~350 bytes a row, a result well under D1's 2 MB per value. */
 export const LINES_PER_QUERY = 2500;
-/** D1 queries one page takes at most: its queries as lines, and one value by value (readPage) after them. */
-export const PAGE_QUERIES = Math.ceil(PAGE_ROWS / LINES_PER_QUERY) + 1;
-/** Characters that never appear in a page's lines when SQLite wrote every literal (see lineOf). */
+/** D1 queries one page takes at most: its queries as lines (each maybe twice; see exactLiteralOf), and one value by value (readPage). */
+export const PAGE_QUERIES = 2 * Math.ceil(PAGE_ROWS / LINES_PER_QUERY) + 1;
+/** Characters that never appear in a page's lines when SQLite wrote every literal (see exactLiteralOf). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: exactly the characters exactLiteralOf writes as hex
 const NOT_IN_LINES = /[\u0000-\u0009\u000b-\u001f\u007f\uFFFD]/;
 /**
@@ -100,10 +100,24 @@ const NOT_IN_LINES = /[\u0000-\u0009\u000b-\u001f\u007f\uFFFD]/;
  */
 const HEX_TEXT_GLOB = "*[\u0001-\u001f\u007f\uFFFD]*";
 
-/** readPage's literal of one column, written by SQLite alone (control characters and U+FFFD included). */
-function exactLiteralOf(column: string): string {
+/**
+ * readPage's literal of one column, written by SQLite alone. With `glob`, text with a control
+ * character or U+FFFD is written as hex too (exact for every value); without it such text comes
+ * out raw, which the caller sees in the lines and then asks again with it: the GLOB nearly
+ * doubles the query's time, and most pages hold no such text.
+ */
+function exactLiteralOf(column: string, glob: boolean): string {
   const c = quoteIdentifier(column);
-  return `CASE WHEN typeof(${c}) = 'text' AND (instr(CAST(${c} AS BLOB), X'00') > 0 OR ${c} GLOB ?4) THEN 'CAST(X''' || hex(${c}) || ''' AS TEXT)' ELSE quote(${c}) END`;
+  const hexed = glob ? `(instr(CAST(${c} AS BLOB), X'00') > 0 OR ${c} GLOB ?4)` : `instr(CAST(${c} AS BLOB), X'00') > 0`;
+  return `CASE WHEN typeof(${c}) = 'text' AND ${hexed} THEN 'CAST(X''' || hex(${c}) || ''' AS TEXT)' ELSE quote(${c}) END`;
+}
+
+/** True when `text` is exactly `rows` lines of literals: no raw control character, no U+FFFD. */
+function plainLines(text: string, rows: number): boolean {
+  if (NOT_IN_LINES.test(text)) return false;
+  let newlines = 0;
+  for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) newlines++;
+  return newlines === rows - 1;
 }
 
 /** A page as its lines: how many rows, the last rowid, and every row's line joined by "\n". */
@@ -126,7 +140,10 @@ export async function readPageLines(
   bounds: PageBounds,
   limit = PAGE_ROWS,
 ): Promise<PageLines | null> {
-  const line = `'(' || ${dumpColumns(table).map(exactLiteralOf).join(" || ', ' || ")} || ')'`;
+  const line = (glob: boolean) =>
+    `'(' || ${dumpColumns(table)
+      .map((column) => exactLiteralOf(column, glob))
+      .join(" || ', ' || ")} || ')'`;
   const texts: string[] = [];
   let rows = 0;
   let after = bounds.after;
@@ -136,14 +153,19 @@ export async function readPageLines(
       bounds.upTo === null ? null : "rowid <= CAST(?2 AS INTEGER)",
     ].filter(Boolean);
     const take = Math.min(LINES_PER_QUERY, limit - rows);
-    const [[count, last, text]] = await d1
-      .prepare(
-        `SELECT count(*), quote(max(r)), group_concat(l, char(10)) FROM (SELECT rowid AS r, ${line} AS l FROM ${quoteIdentifier(table.name)}${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY rowid LIMIT ?3)`,
-      )
-      .bind(after, bounds.upTo, take, HEX_TEXT_GLOB)
-      .raw<[number, string, string | null]>();
+    const query = async (glob: boolean) => {
+      const [[count, last, text]] = await d1
+        .prepare(
+          `SELECT count(*), quote(max(r)), group_concat(l, char(10)) FROM (SELECT rowid AS r, ${line(glob)} AS l FROM ${quoteIdentifier(table.name)}${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY rowid LIMIT ?3)`,
+        )
+        .bind(...[after, bounds.upTo, take, ...(glob ? [HEX_TEXT_GLOB] : [])])
+        .raw<[number, string, string | null]>();
+      return { count, last, text };
+    };
+    let { count, last, text } = await query(false);
     if (count === 0 || text === null) break;
-    if (NOT_IN_LINES.test(text)) return null;
+    if (!plainLines(text, count)) ({ count, last, text } = await query(true));
+    if (text === null || !plainLines(text, count)) return null;
     texts.push(text);
     rows += count;
     after = last;
