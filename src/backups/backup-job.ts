@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import type { JobDefinition, JobSlice } from "../maintenance/job-runtime";
 import type { RunCounts } from "../maintenance/runs";
 import { recordAudit } from "../platform/audit";
-import { advanceBackup, BACKUP_JOB, type BackupCursor, startBackup } from "./create.service";
+import { advanceBackup, BACKUP_JOB, type BackupCursor, PAGE_COST, startBackup } from "./create.service";
 
 /**
  * A backup as a long job: `begin` fixes the backup's id, schema and bookmark; each `advance` writes
@@ -24,12 +24,6 @@ export interface BackupJobState {
   schemaFingerprint: string;
   result: RunCounts | null;
 }
-
-/**
- * What one more page costs at most: its SELECT; R2 calls for a part upload and the object's end, the
- * table's staged list (read, write) and, when the table ends, the finished tables' list (read, write).
- */
-const PAGE_COST = { queries: 1, r2Calls: 6 };
 
 /** sha256 of every table's and index's CREATE statement: any migration changes it. */
 export async function schemaFingerprint(d1: D1Database): Promise<string> {

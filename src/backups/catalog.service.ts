@@ -101,7 +101,7 @@ async function* readObjectFrames(
       pending = joined;
     }
     const frame = pending.subarray(0, frameLength);
-    pending = pending.slice(frameLength);
+    pending = pending.subarray(frameLength);
     yield decoder.decode(zstdDecompressSync(frame), { stream: true });
   }
   for (;;) {

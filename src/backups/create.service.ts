@@ -1,7 +1,7 @@
 import { constants, zstdCompressSync } from "node:zlib";
 import { type Bookmark, takeTimeTravelBookmark } from "../migrations/time-travel";
 import type { AppContext } from "../platform/context";
-import { PAGE_ROWS, pageDigest, readPage, tableDigest } from "./digest";
+import { PAGE_QUERIES, PAGE_ROWS, pageDigest, pageTextDigest, readPage, readPageLines, tableDigest } from "./digest";
 import { dumpColumns, introspect, quoteIdentifier, type TableInfo } from "./introspect";
 import {
   BACKUP_PREFIX,
@@ -13,7 +13,7 @@ import {
   sequenceSql,
 } from "./manifest";
 import { ObjectWriter } from "./object-writer";
-import { PARTS_TABLE, RESTORE_POSITION_TABLE, renderPage } from "./sql-render";
+import { PARTS_TABLE, RESTORE_POSITION_TABLE, renderLines, renderPage } from "./sql-render";
 
 export const BACKUP_JOB = "backups.create";
 /** Pages per data object: bounds an object to ~250k rows. */
@@ -107,6 +107,13 @@ async function readStaged<T>(ctx: AppContext, key: string, count: number): Promi
   return list.slice(0, count);
 }
 
+/**
+ * What one more page costs at most: its SELECTs (as lines, and value by value when it must fall
+ * back; see readDumpPage); R2 calls for a part upload and the object's end, the
+ * table's staged list (read, write) and, when the table ends, the finished tables' list (read, write).
+ */
+export const PAGE_COST = { queries: PAGE_QUERIES, r2Calls: 6 };
+
 /** What writing the manifest costs at most: the sequence and indexes objects, the staged list, the manifest, the clean-up. */
 export const MANIFEST_COST = { queries: 0, r2Calls: 5 };
 
@@ -190,6 +197,38 @@ async function writeTextObject(ctx: AppContext, key: string, kind: ManifestObjec
 }
 
 /**
+ * The next page of a table after `after` (up to its high-water mark) as statements, with its
+ * digest; null when no row is left. Read as lines written by SQLite where it can be, else value
+ * by value (text that is not valid UTF-8, a row that needs staging): the same statements and
+ * digest either way.
+ */
+interface DumpPage {
+  sql: string;
+  digest: string;
+  rows: number;
+  lastRowid: string;
+}
+
+async function readDumpPage(
+  d1: D1Database,
+  table: SnapshotTable,
+  columns: string[],
+  after: string | null,
+): Promise<DumpPage | null> {
+  const bounds = { after, upTo: table.highWater };
+  const lines = await readPageLines(d1, table, bounds);
+  if (lines !== null) {
+    if (lines.rows === 0 || lines.lastRowid === null) return null;
+    const sql = renderLines(table.name, columns, lines.text);
+    if (sql !== null) return { sql, digest: pageTextDigest(lines.text), rows: lines.rows, lastRowid: lines.lastRowid };
+  }
+  const raw = await readPage(d1, table, bounds);
+  if (raw.length === 0) return null;
+  const { sql, lines: rowLines } = renderPage(table.name, columns, raw);
+  return { sql, digest: pageDigest(rowLines), rows: raw.length, lastRowid: raw[raw.length - 1].rowid };
+}
+
+/**
  * Advances the backup described by `cursor` until it is complete or `shouldStop(cost)` says so
  * (checked before each object, after each page, and before the manifest with MANIFEST_COST); returns
  * the manifest when complete, null otherwise (`save` has then stored where it stands). Each data
@@ -233,21 +272,35 @@ export async function advanceBackup(
     let finishedTable = false;
     const pageDigests: string[] = [];
     const columns = dumpColumns(table);
-    for (let page = 0; page < PAGES_PER_OBJECT; page++) {
-      const raw =
-        table.highWater === null ? [] : await readPage(ctx.d1, table, { after: cursor.afterRowid, upTo: table.highWater });
-      if (raw.length === 0) {
+    const read = (after: string | null) =>
+      table.highWater === null ? Promise.resolve(null) : readDumpPage(ctx.d1, table, columns, after);
+    // The next page, asked for before this one is compressed and uploaded, so that D1 reads it
+    // meanwhile; only while the step has room for two more pages, so a page read ahead never
+    // passes the budget.
+    let ahead: Promise<DumpPage | null> | null = null;
+    for (let n = 0; n < PAGES_PER_OBJECT; n++) {
+      const page = await (ahead ?? read(cursor.afterRowid));
+      ahead = null;
+      if (page === null) {
         finishedTable = true;
         break;
       }
-      const { sql, lines } = renderPage(table.name, columns, raw);
-      const bytes = encoder.encode(sql);
+      if (
+        page.rows === PAGE_ROWS &&
+        n + 1 < PAGES_PER_OBJECT &&
+        !shouldStop({ queries: 2 * PAGE_COST.queries, r2Calls: 2 * PAGE_COST.r2Calls })
+      ) {
+        ahead = read(page.lastRowid);
+        // Awaited by the next page; a step that fails first must not leave it unhandled.
+        ahead.catch(() => {});
+      }
+      const bytes = encoder.encode(page.sql);
       for (const frame of zstdFrames(bytes)) await writer.write(frame);
       sqlBytes += bytes.byteLength;
-      pageDigests.push(pageDigest(lines));
-      rows += raw.length;
-      cursor.afterRowid = raw[raw.length - 1].rowid;
-      if (raw.length < PAGE_ROWS) {
+      pageDigests.push(page.digest);
+      rows += page.rows;
+      cursor.afterRowid = page.lastRowid;
+      if (page.rows < PAGE_ROWS) {
         finishedTable = true;
         break;
       }

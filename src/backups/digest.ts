@@ -87,6 +87,96 @@ export async function readPage(
   return rows;
 }
 
+/** Rows per query of readPageLines: at ~350 bytes a row, a result well under D1's 2 MB per value. */
+export const LINES_PER_QUERY = 2500;
+/** D1 queries one page takes at most: its queries as lines (each maybe twice; see exactLiteralOf), and one value by value (readPage). */
+export const PAGE_QUERIES = 2 * Math.ceil(PAGE_ROWS / LINES_PER_QUERY) + 1;
+/** Characters that never appear in a page's lines when SQLite wrote every literal (see exactLiteralOf). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: exactly the characters exactLiteralOf writes as hex
+const NOT_IN_LINES = /[\u0000-\u0009\u000b-\u001f\u007f\uFFFD]/;
+/**
+ * What GLOB finds in TEXT that readPage writes as hex (WRITTEN_AS_HEX but NUL, which instr finds):
+ * bound as a parameter, so no control character is ever part of the SQL text.
+ */
+const HEX_TEXT_GLOB = "*[\u0001-\u001f\u007f\uFFFD]*";
+
+/**
+ * readPage's literal of one column, written by SQLite alone. With `glob`, text with a control
+ * character or U+FFFD is written as hex too (exact for every value); without it such text comes
+ * out raw, which the caller sees in the lines and then asks again with it: the GLOB nearly
+ * doubles the query's time, and most pages hold no such text.
+ */
+function exactLiteralOf(column: string, glob: boolean): string {
+  const c = quoteIdentifier(column);
+  const hexed = glob ? `(instr(CAST(${c} AS BLOB), X'00') > 0 OR ${c} GLOB ?4)` : `instr(CAST(${c} AS BLOB), X'00') > 0`;
+  return `CASE WHEN typeof(${c}) = 'text' AND ${hexed} THEN 'CAST(X''' || hex(${c}) || ''' AS TEXT)' ELSE quote(${c}) END`;
+}
+
+/** True when `text` is exactly `rows` lines of literals: no raw control character, no U+FFFD. */
+function plainLines(text: string, rows: number): boolean {
+  if (NOT_IN_LINES.test(text)) return false;
+  let newlines = 0;
+  for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) newlines++;
+  return newlines === rows - 1;
+}
+
+/** A page as its lines: how many rows, the last rowid, and every row's line joined by "\n". */
+export interface PageLines {
+  rows: number;
+  lastRowid: string | null;
+  text: string;
+}
+
+/**
+ * The same page as readPage, as the rows' lines joined by "\n" (what pageDigest hashes), each
+ * whole line written by SQLite: one string per LINES_PER_QUERY rows crosses into the Worker
+ * instead of one per value. Null when a result shows U+FFFD or a control character besides the
+ * separators: a value that is not valid UTF-8 (D1 decoded it to U+FFFD) is in it, so the caller
+ * reads the page with readPage instead.
+ */
+export async function readPageLines(
+  d1: D1Database,
+  table: Pick<TableInfo, "name" | "columns" | "rowidAlias">,
+  bounds: PageBounds,
+  limit = PAGE_ROWS,
+): Promise<PageLines | null> {
+  const line = (glob: boolean) =>
+    `'(' || ${dumpColumns(table)
+      .map((column) => exactLiteralOf(column, glob))
+      .join(" || ', ' || ")} || ')'`;
+  const texts: string[] = [];
+  let rows = 0;
+  let after = bounds.after;
+  while (rows < limit) {
+    const where = [
+      after === null ? null : "rowid > CAST(?1 AS INTEGER)",
+      bounds.upTo === null ? null : "rowid <= CAST(?2 AS INTEGER)",
+    ].filter(Boolean);
+    const take = Math.min(LINES_PER_QUERY, limit - rows);
+    const query = async (glob: boolean) => {
+      const [[count, last, text]] = await d1
+        .prepare(
+          `SELECT count(*), quote(max(r)), group_concat(l, char(10)) FROM (SELECT rowid AS r, ${line(glob)} AS l FROM ${quoteIdentifier(table.name)}${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY rowid LIMIT ?3)`,
+        )
+        .bind(...[after, bounds.upTo, take, ...(glob ? [HEX_TEXT_GLOB] : [])])
+        .raw<[number, string, string | null]>();
+      return { count, last, text };
+    };
+    let { count, last, text } = await query(false);
+    if (count === 0 || text === null) break;
+    if (!plainLines(text, count)) ({ count, last, text } = await query(true));
+    if (text === null || !plainLines(text, count)) return null;
+    texts.push(text);
+    rows += count;
+    after = last;
+    if (count < take) break;
+  }
+  return { rows, lastRowid: rows === 0 ? null : after, text: texts.join("\n") };
+}
+
+/** pageDigest of a page read as its lines (the same bytes: its lines joined by "\n"). */
+export const pageTextDigest = (text: string) => createHash("sha256").update(text).digest("hex");
+
 /** A row as one line of literals: what a page digest covers, and a VALUES line of the dump. */
 export const rowLine = (literals: string[]) => `(${literals.join(", ")})`;
 
@@ -102,6 +192,22 @@ export function pageDigest(lines: string[]): string {
 
 export function tableDigest(pageDigests: string[]): string {
   return createHash("sha256").update(pageDigests.join("\n")).digest("hex");
+}
+
+/** One page's digest and rows, as a backup records them: read as lines where it can be (readPageLines), else value by value. */
+export async function digestPage(
+  d1: D1Database,
+  table: Pick<TableInfo, "name" | "columns" | "rowidAlias">,
+  bounds: PageBounds,
+): Promise<{ rows: number; digest: string; lastRowid: string | null }> {
+  const lines = await readPageLines(d1, table, bounds);
+  if (lines !== null) return { rows: lines.rows, digest: pageTextDigest(lines.text), lastRowid: lines.lastRowid };
+  const page = await readPage(d1, table, bounds);
+  return {
+    rows: page.length,
+    digest: pageDigest(page.map((row) => rowLine(row.literals))),
+    lastRowid: page.length === 0 ? null : page[page.length - 1].rowid,
+  };
 }
 
 /** The same digest a backup records, computed from a live database (for verify-after-restore and drills). */

@@ -98,7 +98,7 @@ async function* statementsFrom(
       pending = joinBytes([pending, value]);
     }
     const sql = new Uint8Array(zstdDecompressSync(pending.subarray(0, object.frames[frame])));
-    pending = pending.slice(object.frames[frame]);
+    pending = pending.subarray(object.frames[frame]);
     const start = frame === from.frame ? from.offset : 0;
     const text = carry.byteLength > 0 ? joinBytes([carry, sql.subarray(start)]) : sql.subarray(start);
     // Where text[0] is in this frame's bytes (before its start when a line carried over).

@@ -8,7 +8,7 @@ import { recordAudit } from "../platform/audit";
 import type { AppContext } from "../platform/context";
 import { KeeperError } from "../platform/errors";
 import { type BackupJobState, backupJobDefinition } from "./backup-job";
-import { PAGE_ROWS, pageDigest, readPage, rowLine, tableDigest } from "./digest";
+import { digestPage, PAGE_QUERIES, PAGE_ROWS, tableDigest } from "./digest";
 import { quoteIdentifier } from "./introspect";
 import { type Manifest, manifestKey, sequenceSql } from "./manifest";
 import { OBJECT_START, objectStatements, type StatementPosition } from "./object-statements";
@@ -418,19 +418,19 @@ async function verifySome(ctx: StepContext, state: RestoreState): Promise<void> 
   const tables = manifest.tables.filter((table) => names.has(table.name));
   const target = targetOf(ctx, state.input.target);
   const v = state.verify;
-  while (v.table < tables.length && ctx.meter.hasRoom({ queries: 2 })) {
+  while (v.table < tables.length && ctx.meter.hasRoom({ queries: PAGE_QUERIES + 1 })) {
     const table = tables[v.table];
-    const page = await readPage(
+    const page = await digestPage(
       target,
       { name: table.name, columns: table.columns, rowidAlias: table.rowid_alias },
       { after: v.after, upTo: null },
     );
-    if (page.length > 0) {
-      v.pageDigests.push(pageDigest(page.map((row) => rowLine(row.literals))));
-      v.rows += page.length;
-      v.after = page[page.length - 1].rowid;
+    if (page.rows > 0) {
+      v.pageDigests.push(page.digest);
+      v.rows += page.rows;
+      v.after = page.lastRowid;
     }
-    if (page.length < PAGE_ROWS) {
+    if (page.rows < PAGE_ROWS) {
       if (v.rows !== table.rows || tableDigest(v.pageDigests) !== table.sha256) v.mismatches.push(table.name);
       v.table++;
       v.after = null;

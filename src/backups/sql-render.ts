@@ -99,3 +99,35 @@ export function renderPage(table: string, columns: string[], rows: PageRow[]): {
   flush();
   return { sql: out.join(""), lines };
 }
+
+/**
+ * renderPage for a page read as its lines (digest.ts readPageLines): the same statements, cut at
+ * the same rows. Null when a row would need staging, which only renderPage does (from the row's
+ * literals).
+ */
+export function renderLines(table: string, columns: string[], text: string): string | null {
+  const head = `${insertHead(table, columns)} VALUES\n`;
+  const headBytes = utf8Bytes(head) + ";\n".length;
+  const ascii = !NON_ASCII.test(text);
+  const out: string[] = [];
+  // Rows text[from, end) go into the statement being built; size counts its bytes so far.
+  let from = 0;
+  let size = headBytes;
+  let start = 0;
+  const flush = (end: number) => {
+    if (end > from) out.push(head, text.slice(from, end).replaceAll("\n", ",\n"), ";\n");
+    from = end + 1;
+    size = headBytes;
+  };
+  while (start < text.length) {
+    let end = text.indexOf("\n", start);
+    if (end === -1) end = text.length;
+    const bytes = (ascii ? end - start : utf8Bytes(text.slice(start, end))) + 2;
+    if (headBytes + bytes > MAX_STATEMENT_BYTES) return null;
+    if (size + bytes > MAX_STATEMENT_BYTES) flush(start - 1);
+    size += bytes;
+    start = end + 1;
+  }
+  flush(text.length);
+  return out.join("");
+}

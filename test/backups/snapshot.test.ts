@@ -26,7 +26,8 @@ function writingDuringPages(victim: string, edited: number) {
       if (property !== "prepare") return typeof value === "function" ? value.bind(target) : value;
       return (sql: string) => {
         const statement = target.prepare(sql);
-        if (!/^SELECT (quote\()?rowid/.test(sql)) return statement;
+        // A page read: value by value (readPage) or as lines (readPageLines).
+        if (!/^SELECT ((quote\()?rowid|count\(\*\), quote\(max\(r\)\))/.test(sql)) return statement;
         return {
           bind: (...values: unknown[]) => ({
             raw: async () => {
