@@ -87,8 +87,13 @@ export async function readPage(
   return rows;
 }
 
-/** Rows per query of readPageLines: at ~350 bytes a row, a result well under D1's 2 MB per value. */
+/** Rows per query of readPageLines: at ~350 bytes a row, a result under D1's 2 MB per value. */
 export const LINES_PER_QUERY = 2500;
+/**
+ * The most bytes of lines one query joins: D1 refuses any value over 2,000,000 bytes, the joined
+ * lines included (local D1 does not), so rows that would go past this are read value by value.
+ */
+export const LINES_MAX_BYTES = 1_900_000;
 /** D1 queries one page takes at most: its queries as lines (each maybe twice; see exactLiteralOf), and one value by value (readPage). */
 export const PAGE_QUERIES = 2 * Math.ceil(PAGE_ROWS / LINES_PER_QUERY) + 1;
 /** Characters that never appear in a page's lines when SQLite wrote every literal (see exactLiteralOf). */
@@ -153,19 +158,24 @@ export async function readPageLines(
       bounds.upTo === null ? null : "rowid <= CAST(?2 AS INTEGER)",
     ].filter(Boolean);
     const take = Math.min(LINES_PER_QUERY, limit - rows);
+    // `fit` counts the rows whose lines, joined, stay within LINES_MAX_BYTES; `all` the rows asked for.
     const query = async (glob: boolean) => {
-      const [[count, last, text]] = await d1
+      const [[all, fit, last, text]] = await d1
         .prepare(
-          `SELECT count(*), quote(max(r)), group_concat(l, char(10)) FROM (SELECT rowid AS r, ${line(glob)} AS l FROM ${quoteIdentifier(table.name)}${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY rowid LIMIT ?3)`,
+          `WITH page AS (SELECT rowid AS r, ${line(glob)} AS l FROM ${quoteIdentifier(table.name)}${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY rowid LIMIT ?3),
+           sized AS (SELECT r, l, sum(length(CAST(l AS BLOB)) + 1) OVER (ORDER BY r ROWS UNBOUNDED PRECEDING) AS bytes FROM page)
+           SELECT (SELECT count(*) FROM page), count(*), quote(max(r)), group_concat(l, char(10)) FROM (SELECT r, l FROM sized WHERE bytes <= ${LINES_MAX_BYTES} ORDER BY r)`,
         )
         .bind(...[after, bounds.upTo, take, ...(glob ? [HEX_TEXT_GLOB] : [])])
-        .raw<[number, string, string | null]>();
-      return { count, last, text };
+        .raw<[number, number, string, string | null]>();
+      return { all, count: fit, last, text };
     };
-    let { count, last, text } = await query(false);
-    if (count === 0 || text === null) break;
-    if (!plainLines(text, count)) ({ count, last, text } = await query(true));
-    if (text === null || !plainLines(text, count)) return null;
+    let { all, count, last, text } = await query(false);
+    if (all === 0) break;
+    // Rows too long to join within D1's value limit: the page is read value by value.
+    if (count < all || text === null) return null;
+    if (!plainLines(text, count)) ({ all, count, last, text } = await query(true));
+    if (count < all || text === null || !plainLines(text, count)) return null;
     texts.push(text);
     rows += count;
     after = last;

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { digestPage, PAGE_ROWS, pageDigest, readPage, readPageLines, rowLine } from "../../src/backups/digest";
+import { digestPage, LINES_MAX_BYTES, PAGE_ROWS, pageDigest, readPage, readPageLines, rowLine } from "../../src/backups/digest";
 import { renderLines, renderPage } from "../../src/backups/sql-render";
 
 const table = { name: "page_lines_values", columns: ["id", "v"], rowidAlias: "id" };
@@ -60,5 +60,42 @@ describe("a page read as lines written by SQLite", () => {
     const sql = renderLines(table.name, ["id", "v"], page?.text ?? "");
     expect(sql).toBe(renderPage(table.name, ["id", "v"], await readPage(env.DB, table, { after: null, upTo: null })).sql);
     expect(sql?.match(/^INSERT/gm)?.length).toBe(2);
+  });
+
+  it("never asks D1 for a value over its 2,000,000-byte limit: rows too long to join are read value by value", async () => {
+    const long = `'${"x".repeat(90_000)}'`;
+    await seed(Array.from({ length: 30 }, () => long));
+    // Every string D1 hands back, by its UTF-8 size (local D1 does not enforce production's limit).
+    let largest = 0;
+    const measured = new Proxy(env.DB, {
+      get(target, property) {
+        if (property !== "prepare") return Reflect.get(target, property).bind?.(target) ?? Reflect.get(target, property);
+        return (sql: string) => {
+          const statement = target.prepare(sql);
+          const bound = (s: D1PreparedStatement): D1PreparedStatement =>
+            new Proxy(s, {
+              get(inner, name) {
+                if (name === "bind") return (...args: unknown[]) => bound(inner.bind(...args));
+                if (name !== "raw") return Reflect.get(inner, name).bind?.(inner) ?? Reflect.get(inner, name);
+                return async () => {
+                  const rows = (await inner.raw()) as unknown[][];
+                  for (const value of rows.flat())
+                    if (typeof value === "string") largest = Math.max(largest, new TextEncoder().encode(value).length);
+                  return rows;
+                };
+              },
+            });
+          return bound(statement);
+        };
+      },
+    });
+    const bounds = { after: null, upTo: null };
+    expect(await readPageLines(measured, table, bounds)).toBeNull();
+    expect(largest).toBeLessThanOrEqual(LINES_MAX_BYTES);
+    const reference = (await readPage(env.DB, table, bounds)).map((row) => rowLine(row.literals));
+    expect(await digestPage(env.DB, table, bounds)).toEqual({ rows: 30, digest: pageDigest(reference), lastRowid: "30" });
+    // Within the limit the page is still one joined read.
+    const within = await readPageLines(measured, table, { after: null, upTo: "20" });
+    expect(within?.rows).toBe(20);
   });
 });
