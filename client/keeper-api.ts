@@ -1388,8 +1388,10 @@ export interface components {
         BackupTable: {
             name: string;
             rows: number;
-            /** @description sha256 over the sha256 of each 5,000-row page, in rowid order; a page's is the sha256 of its rows' exact literals */
+            /** @description sha256 over the sha256 of each page (5,000 rows, or as page_rows says), in rowid order; a page's is the sha256 of its rows' exact literals */
             sha256: string;
+            /** @description Rows of each page, present when a page ended early because its rows are wide (see docs/backups.md); absent: 5,000 each */
+            page_rows?: number[];
             columns: string[];
             /** @description The column that is the rowid, or null when the dump writes `rowid` itself */
             rowid_alias: string | null;

@@ -80,10 +80,12 @@ export interface BackupCursor {
   schemaWritten: boolean;
 }
 
-/** A data object as staged: its manifest entry and the digests of the pages it holds. */
+/** A data object as staged: its manifest entry, the digests of the pages it holds and their rows. */
 interface StagedObject {
   object: ManifestObject;
   pageDigests: string[];
+  /** Absent in lists staged before pages could end early: every page then held PAGE_ROWS. */
+  pageRows?: number[];
 }
 
 /**
@@ -207,6 +209,13 @@ interface DumpPage {
   digest: string;
   rows: number;
   lastRowid: string;
+  /** It ended early, too wide for PAGE_ROWS rows: the table goes on. */
+  cut: boolean;
+}
+
+/** A table's page_rows for its manifest entry: only when a page but the last holds fewer than PAGE_ROWS. */
+function recordedPageRows(pageRows: number[]): { page_rows?: number[] } {
+  return pageRows.slice(0, -1).some((rows) => rows !== PAGE_ROWS) ? { page_rows: pageRows } : {};
 }
 
 async function readDumpPage(
@@ -216,16 +225,17 @@ async function readDumpPage(
   after: string | null,
 ): Promise<DumpPage | null> {
   const bounds = { after, upTo: table.highWater };
-  const lines = await readPageLines(d1, table, bounds);
+  const lines = await readPageLines(d1, table, bounds, { shorten: true });
   if (lines !== null) {
     if (lines.rows === 0 || lines.lastRowid === null) return null;
     const sql = renderLines(table.name, columns, lines.text);
-    if (sql !== null) return { sql, digest: pageTextDigest(lines.text), rows: lines.rows, lastRowid: lines.lastRowid };
+    if (sql !== null)
+      return { sql, digest: pageTextDigest(lines.text), rows: lines.rows, lastRowid: lines.lastRowid, cut: lines.cut };
   }
-  const raw = await readPage(d1, table, bounds);
-  if (raw.length === 0) return null;
-  const { sql, lines: rowLines } = renderPage(table.name, columns, raw);
-  return { sql, digest: pageDigest(rowLines), rows: raw.length, lastRowid: raw[raw.length - 1].rowid };
+  const { rows, cut } = await readPage(d1, table, bounds, { shorten: true });
+  if (rows.length === 0) return null;
+  const { sql, lines: rowLines } = renderPage(table.name, columns, rows);
+  return { sql, digest: pageDigest(rowLines), rows: rows.length, lastRowid: rows[rows.length - 1].rowid, cut };
 }
 
 /**
@@ -271,6 +281,7 @@ export async function advanceBackup(
     let sqlBytes = 0;
     let finishedTable = false;
     const pageDigests: string[] = [];
+    const pageRows: number[] = [];
     const columns = dumpColumns(table);
     const read = (after: string | null) =>
       table.highWater === null ? Promise.resolve(null) : readDumpPage(ctx.d1, table, columns, after);
@@ -285,8 +296,9 @@ export async function advanceBackup(
         finishedTable = true;
         break;
       }
+      const tableGoesOn = page.rows === PAGE_ROWS || page.cut;
       if (
-        page.rows === PAGE_ROWS &&
+        tableGoesOn &&
         n + 1 < PAGES_PER_OBJECT &&
         !shouldStop({ queries: 2 * PAGE_COST.queries, r2Calls: 2 * PAGE_COST.r2Calls })
       ) {
@@ -298,9 +310,10 @@ export async function advanceBackup(
       for (const frame of zstdFrames(bytes)) await writer.write(frame);
       sqlBytes += bytes.byteLength;
       pageDigests.push(page.digest);
+      pageRows.push(page.rows);
       rows += page.rows;
       cursor.afterRowid = page.lastRowid;
-      if (page.rows < PAGE_ROWS) {
+      if (!tableGoesOn) {
         finishedTable = true;
         break;
       }
@@ -321,6 +334,7 @@ export async function advanceBackup(
           frames: writer.frames,
         },
         pageDigests,
+        pageRows,
       });
       await ctx.backups.put(tableStagingKey(cursor.id, cursor.tableIndex), JSON.stringify(list), {
         httpMetadata: { contentType: "application/json" },
@@ -343,6 +357,7 @@ export async function advanceBackup(
         name: table.name,
         rows: cursor.rowsSoFar,
         sha256: tableDigest(list.flatMap((entry) => entry.pageDigests)),
+        ...recordedPageRows(list.flatMap((entry) => entry.pageRows ?? entry.pageDigests.map(() => PAGE_ROWS))),
         columns: table.columns,
         rowid_alias: table.rowidAlias,
         parents: table.parents,

@@ -8,11 +8,38 @@ export const PAGE_ROWS = 5000;
  * How SQLite writes one stored value as an exact SQL literal. `quote()` is SQLite's own rendering:
  * integers in full (no double ever carries an int64), REALs with as many digits as round-trip
  * (±Infinity as ±9.0e+999), BLOBs as X'…', NULL. quote() stops at a NUL, so TEXT holding one
- * becomes CAST(X'…' AS TEXT) over its exact bytes (`instr` on the bytes is a plain scan).
+ * becomes CAST(X'…' AS TEXT) over its exact bytes (`instr` on the bytes is a plain scan). A value
+ * over LONG_VALUE_BYTES comes out as `~<type> <bytes>` instead (no literal starts with `~`), and
+ * readPage fetches it in pieces.
  */
 function literalOf(column: string): string {
   const c = quoteIdentifier(column);
-  return `CASE WHEN typeof(${c}) = 'text' AND instr(CAST(${c} AS BLOB), X'00') > 0 THEN 'CAST(X''' || hex(${c}) || ''' AS TEXT)' ELSE quote(${c}) END`;
+  return `CASE WHEN length(CAST(${c} AS BLOB)) > ${LONG_VALUE_BYTES} THEN '~' || typeof(${c}) || ' ' || length(CAST(${c} AS BLOB)) WHEN typeof(${c}) = 'text' AND instr(CAST(${c} AS BLOB), X'00') > 0 THEN 'CAST(X''' || hex(${c}) || ''' AS TEXT)' ELSE quote(${c}) END`;
+}
+
+/**
+ * The largest value a page query writes as a literal: D1 refuses to build any string or BLOB over
+ * 2,000,000 bytes (production does; local D1 does not), and a literal takes up to twice its value
+ * and 13 bytes more (hex in CAST(X'…' AS TEXT), or quote() doubling every quote).
+ */
+export const LONG_VALUE_BYTES = 990_000;
+/** The bytes of a long value read per query, as hex (twice as long): under D1's limit. */
+const HEX_PIECE_BYTES = 990_000;
+/**
+ * Where a backup's page ends early: after the first row whose values take the page past this many
+ * bytes (text and BLOBs by their bytes, any other value as 8). D1 allows rows of 2 MB, so 5,000
+ * of them would be 10 GB, far past a Worker's 128 MB: a page of wide rows holds fewer rows.
+ */
+export const PAGE_VALUE_BYTES = 4_000_000;
+
+/** SQL for the bytes a row's values take, as PAGE_VALUE_BYTES counts them. */
+function rowSize(columns: string[]): string {
+  return columns
+    .map((column) => {
+      const c = quoteIdentifier(column);
+      return `CASE typeof(${c}) WHEN 'text' THEN length(CAST(${c} AS BLOB)) WHEN 'blob' THEN length(${c}) ELSE 8 END`;
+    })
+    .join(" + ");
 }
 
 /** One row of a page: its rowid (exact, as text) and the literal of every dumped column. */
@@ -27,10 +54,22 @@ export interface PageBounds {
   upTo: string | null;
 }
 
+/** How many rows a page holds. */
+export interface PageShape {
+  /** At most this many (PAGE_ROWS, or what a manifest recorded for the page). */
+  limit?: number;
+  /**
+   * End the page early where its rows grow too wide (a backup choosing its pages); without it the
+   * page holds exactly `limit` rows unless the table ends first (reading a page a manifest recorded).
+   */
+  shorten?: boolean;
+}
+
 /** Text a dump writes as hex: control characters (so a row stays on one line) and U+FFFD (see readPage). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: exactly the characters that must not appear raw
 export const WRITTEN_AS_HEX = /[\u0000-\u001f\u007f\uFFFD]/;
 const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** The UTF-8 bytes of the text a quote()d literal stands for, as upper-case hex. */
 export function quotedTextHex(literal: string): string {
@@ -40,62 +79,138 @@ export function quotedTextHex(literal: string): string {
   return out.toUpperCase();
 }
 
+const hexDigit = (code: number) => (code <= 57 ? code - 48 : code - 55);
+
+function hexToBytes(hex: string): Uint8Array {
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (hexDigit(hex.charCodeAt(2 * i)) << 4) | hexDigit(hex.charCodeAt(2 * i + 1));
+  return bytes;
+}
+
+/** The literal readPage gives a TEXT value with these bytes (upper-case hex). */
+export function textLiteral(hex: string): string {
+  let text: string;
+  try {
+    text = decoder.decode(hexToBytes(hex));
+  } catch {
+    return `CAST(X'${hex}' AS TEXT)`;
+  }
+  return WRITTEN_AS_HEX.test(text) ? `CAST(X'${hex}' AS TEXT)` : `'${text.replaceAll("'", "''")}'`;
+}
+
+/** A page as readPage gives it; `cut` when it ended early (shorten) with rows left in the table. */
+export interface Page {
+  rows: PageRow[];
+  cut: boolean;
+}
+
 /**
  * A page of a table in rowid order, each value as its exact literal. D1 hands TEXT to the Worker as
  * a JS string, decoding invalid UTF-8 to U+FFFD: a literal that shows U+FFFD is read again as hex
  * (a real U+FFFD costs the same detour, and stays exact). Valid text with a control character is
- * encoded as hex here, so every row of a dump is one line.
+ * encoded as hex here, so every row of a dump is one line. Values re-read as hex and long values
+ * (in hex pieces) are fetched in one batch after the page: one query more, whatever their number.
  */
 export async function readPage(
   d1: D1Database,
   table: Pick<TableInfo, "name" | "columns" | "rowidAlias">,
   bounds: PageBounds,
-  limit = PAGE_ROWS,
-): Promise<PageRow[]> {
+  { limit = PAGE_ROWS, shorten = false }: PageShape = {},
+): Promise<Page> {
   const columns = dumpColumns(table);
-  const where = [
+  const name = quoteIdentifier(table.name);
+  const range = [
     bounds.after === null ? null : "rowid > CAST(?1 AS INTEGER)",
     bounds.upTo === null ? null : "rowid <= CAST(?2 AS INTEGER)",
-  ].filter(Boolean);
-  const raw = await d1
-    .prepare(
-      `SELECT quote(rowid), ${columns.map(literalOf).join(", ")} FROM ${quoteIdentifier(table.name)}${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY rowid LIMIT ?3`,
-    )
-    .bind(bounds.after, bounds.upTo, limit)
-    .raw<string[]>();
-  const rows: PageRow[] = new Array(raw.length);
-  for (let i = 0; i < raw.length; i++) {
-    const record = raw[i];
-    const literals = record.slice(1);
-    for (let k = 0; k < literals.length; k++) {
-      const literal = literals[k];
-      if (literal.charCodeAt(0) !== 39 || !WRITTEN_AS_HEX.test(literal)) continue;
-      if (literal.includes("\uFFFD")) {
-        const exact = await d1
-          .prepare(
-            `SELECT hex(${quoteIdentifier(columns[k])}) FROM ${quoteIdentifier(table.name)} WHERE rowid = CAST(? AS INTEGER)`,
-          )
-          .bind(record[0])
-          .raw<string[]>();
-        literals[k] = `CAST(X'${exact[0][0]}' AS TEXT)`;
-      } else {
-        literals[k] = `CAST(X'${quotedTextHex(literal)}' AS TEXT)`;
+  ].filter((condition) => condition !== null);
+  const where = (conditions: string[]) => (conditions.length > 0 ? ` WHERE ${conditions.join(" AND ")}` : "");
+  // Shortened, the page is sized first and ends at the last row that starts within
+  // PAGE_VALUE_BYTES: no literal is built for a row past it. `rows_in_range` tells a cut page
+  // from the table's end.
+  const sql = shorten
+    ? `WITH sized AS (SELECT rowid AS r, ${rowSize(columns)} AS size FROM ${name}${where(range)} ORDER BY rowid LIMIT ?3),
+       bound AS (SELECT count(*) AS rows_in_range, max(CASE WHEN before < ${PAGE_VALUE_BYTES} THEN r END) AS last
+                 FROM (SELECT r, sum(size) OVER (ORDER BY r ROWS UNBOUNDED PRECEDING) - size AS before FROM sized))
+       SELECT (SELECT rows_in_range FROM bound), quote(rowid), ${columns.map(literalOf).join(", ")} FROM ${name}${where([...range, "rowid <= (SELECT last FROM bound)"])} ORDER BY rowid LIMIT ?3`
+    : `SELECT NULL, quote(rowid), ${columns.map(literalOf).join(", ")} FROM ${name}${where(range)} ORDER BY rowid LIMIT ?3`;
+  const raw = await d1.prepare(sql).bind(bounds.after, bounds.upTo, limit).raw<string[]>();
+  const rows: PageRow[] = raw.map((record) => ({ rowid: record[1], literals: record.slice(2) }));
+  const cut = shorten && raw.length > 0 && raw.length < Number(raw[0][0]);
+  const fetches: D1PreparedStatement[] = [];
+  const settle: ((results: D1Result<Record<string, string>>[]) => void)[] = [];
+  const shownWithReplacement = new Map<number, PageRow[]>();
+  for (const row of rows) {
+    for (let k = 0; k < row.literals.length; k++) {
+      const literal = row.literals[k];
+      if (literal.charCodeAt(0) === 126 /* ~ */) {
+        const [type, bytes] = literal.slice(1).split(" ");
+        const first = fetches.length;
+        for (let start = 1; start <= Number(bytes); start += HEX_PIECE_BYTES)
+          fetches.push(
+            d1
+              .prepare(
+                `SELECT hex(substr(CAST(${quoteIdentifier(columns[k])} AS BLOB), ?2, ?3)) AS hex FROM ${name} WHERE rowid = CAST(?1 AS INTEGER)`,
+              )
+              .bind(row.rowid, start, HEX_PIECE_BYTES),
+          );
+        const pieces = fetches.length - first;
+        settle.push((results) => {
+          const hex = results
+            .slice(first, first + pieces)
+            .map((result) => result.results[0].hex)
+            .join("");
+          row.literals[k] = type === "blob" ? `X'${hex}'` : textLiteral(hex);
+        });
+      } else if (literal.charCodeAt(0) === 39 && WRITTEN_AS_HEX.test(literal)) {
+        if (literal.includes("\uFFFD")) {
+          const list = shownWithReplacement.get(k) ?? [];
+          list.push(row);
+          shownWithReplacement.set(k, list);
+        } else {
+          row.literals[k] = `CAST(X'${quotedTextHex(literal)}' AS TEXT)`;
+        }
       }
     }
-    rows[i] = { rowid: record[0], literals };
   }
-  return rows;
+  for (const [k, list] of shownWithReplacement) {
+    const at = fetches.length;
+    fetches.push(
+      d1
+        .prepare(
+          `SELECT quote(rowid) AS rowid, hex(${quoteIdentifier(columns[k])}) AS hex FROM ${name} WHERE rowid IN (SELECT CAST(value AS INTEGER) FROM json_each(?1))`,
+        )
+        .bind(JSON.stringify(list.map((row) => row.rowid))),
+    );
+    settle.push((results) => {
+      const hexOf = new Map(results[at].results.map((result) => [result.rowid, result.hex]));
+      for (const row of list) row.literals[k] = `CAST(X'${hexOf.get(row.rowid)}' AS TEXT)`;
+    });
+  }
+  if (fetches.length > 0) {
+    const results = await d1.batch<Record<string, string>>(fetches);
+    for (const apply of settle) apply(results);
+  }
+  return { rows, cut };
 }
 
 /** Rows per query of readPageLines: at ~350 bytes a row, a result under D1's 2 MB per value. */
 export const LINES_PER_QUERY = 2500;
 /**
  * The most bytes of lines one query joins: D1 refuses any value over 2,000,000 bytes, the joined
- * lines included (local D1 does not), so rows that would go past this are read value by value.
+ * lines included (local D1 does not), so rows that would go past this end the page early or are
+ * read value by value.
  */
 export const LINES_MAX_BYTES = 1_900_000;
-/** D1 queries one page takes at most: its queries as lines (each maybe twice; see exactLiteralOf), and one value by value (readPage). */
-export const PAGE_QUERIES = 2 * Math.ceil(PAGE_ROWS / LINES_PER_QUERY) + 1;
+/**
+ * The widest row readPageLines writes as a line: its literals take up to twice its bytes, and a
+ * line SQLite builds is a value D1 refuses past 2,000,000 bytes. A wider row goes to readPage.
+ */
+export const LINE_ROW_BYTES = 900_000;
+/**
+ * D1 queries one page takes at most: its queries as lines (each maybe twice; see exactLiteralOf),
+ * and value by value (readPage: the page, then one batch for long and re-read values).
+ */
+export const PAGE_QUERIES = 2 * Math.ceil(PAGE_ROWS / LINES_PER_QUERY) + 2;
 /** Characters that never appear in a page's lines when SQLite wrote every literal (see exactLiteralOf). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: exactly the characters exactLiteralOf writes as hex
 const NOT_IN_LINES = /[\u0000-\u0009\u000b-\u001f\u007f\uFFFD]/;
@@ -130,28 +245,34 @@ export interface PageLines {
   rows: number;
   lastRowid: string | null;
   text: string;
+  /** The page ended early (shorten): its next line would have passed LINES_MAX_BYTES. */
+  cut: boolean;
 }
 
 /**
  * The same page as readPage, as the rows' lines joined by "\n" (what pageDigest hashes), each
  * whole line written by SQLite: one string per LINES_PER_QUERY rows crosses into the Worker
  * instead of one per value. Null when a result shows U+FFFD or a control character besides the
- * separators: a value that is not valid UTF-8 (D1 decoded it to U+FFFD) is in it, so the caller
- * reads the page with readPage instead.
+ * separators: a value that is not valid UTF-8 (D1 decoded it to U+FFFD) or a row wider than
+ * LINE_ROW_BYTES (written as char(1)) is in it, so the caller reads the page with readPage
+ * instead. Lines that would join past LINES_MAX_BYTES end a shortened page there, and otherwise
+ * (or when the first row alone would) also give null.
  */
 export async function readPageLines(
   d1: D1Database,
   table: Pick<TableInfo, "name" | "columns" | "rowidAlias">,
   bounds: PageBounds,
-  limit = PAGE_ROWS,
+  { limit = PAGE_ROWS, shorten = false }: PageShape = {},
 ): Promise<PageLines | null> {
+  const columns = dumpColumns(table);
   const line = (glob: boolean) =>
-    `'(' || ${dumpColumns(table)
+    `CASE WHEN ${rowSize(columns)} > ${LINE_ROW_BYTES} THEN char(1) ELSE '(' || ${columns
       .map((column) => exactLiteralOf(column, glob))
-      .join(" || ', ' || ")} || ')'`;
+      .join(" || ', ' || ")} || ')' END`;
   const texts: string[] = [];
   let rows = 0;
   let after = bounds.after;
+  let cut = false;
   while (rows < limit) {
     const where = [
       after === null ? null : "rowid > CAST(?1 AS INTEGER)",
@@ -172,16 +293,20 @@ export async function readPageLines(
     };
     let { all, count, last, text } = await query(false);
     if (all === 0) break;
-    // Rows too long to join within D1's value limit: the page is read value by value.
-    if (count < all || text === null) return null;
+    // Not even one row fits, or a whole page was asked for: value by value instead.
+    if (count === 0 || text === null || (count < all && !shorten)) return null;
     if (!plainLines(text, count)) ({ all, count, last, text } = await query(true));
-    if (count < all || text === null || !plainLines(text, count)) return null;
+    if (count === 0 || text === null || (count < all && !shorten) || !plainLines(text, count)) return null;
     texts.push(text);
     rows += count;
     after = last;
+    if (count < all) {
+      cut = true;
+      break;
+    }
     if (count < take) break;
   }
-  return { rows, lastRowid: rows === 0 ? null : after, text: texts.join("\n") };
+  return { rows, lastRowid: rows === 0 ? null : after, text: texts.join("\n"), cut };
 }
 
 /** pageDigest of a page read as its lines (the same bytes: its lines joined by "\n"). */
@@ -204,37 +329,47 @@ export function tableDigest(pageDigests: string[]): string {
   return createHash("sha256").update(pageDigests.join("\n")).digest("hex");
 }
 
+/**
+ * The rows of a manifest table's page `index`: PAGE_ROWS, unless the backup recorded its pages
+ * (some ended early; see PAGE_VALUE_BYTES).
+ */
+export const pageLimit = (pageRows: number[] | undefined, index: number) => pageRows?.[index] ?? PAGE_ROWS;
+
 /** One page's digest and rows, as a backup records them: read as lines where it can be (readPageLines), else value by value. */
 export async function digestPage(
   d1: D1Database,
   table: Pick<TableInfo, "name" | "columns" | "rowidAlias">,
   bounds: PageBounds,
-): Promise<{ rows: number; digest: string; lastRowid: string | null }> {
-  const lines = await readPageLines(d1, table, bounds);
-  if (lines !== null) return { rows: lines.rows, digest: pageTextDigest(lines.text), lastRowid: lines.lastRowid };
-  const page = await readPage(d1, table, bounds);
+  shape: PageShape = {},
+): Promise<{ rows: number; digest: string; lastRowid: string | null; cut: boolean }> {
+  const lines = await readPageLines(d1, table, bounds, shape);
+  if (lines !== null) return { rows: lines.rows, digest: pageTextDigest(lines.text), lastRowid: lines.lastRowid, cut: lines.cut };
+  const page = await readPage(d1, table, bounds, shape);
   return {
-    rows: page.length,
-    digest: pageDigest(page.map((row) => rowLine(row.literals))),
-    lastRowid: page.length === 0 ? null : page[page.length - 1].rowid,
+    rows: page.rows.length,
+    digest: pageDigest(page.rows.map((row) => rowLine(row.literals))),
+    lastRowid: page.rows.length === 0 ? null : page.rows[page.rows.length - 1].rowid,
+    cut: page.cut,
   };
 }
 
-/** The same digest a backup records, computed from a live database (for verify-after-restore and drills). */
+/** The same digest a backup records, computed from a live database, pages as `pageRows` recorded them. */
 export async function digestTable(
   d1: D1Database,
   table: Pick<TableInfo, "name" | "columns" | "rowidAlias">,
+  pageRows?: number[],
 ): Promise<{ rows: number; sha256: string }> {
   const digests: string[] = [];
   const bounds: PageBounds = { after: null, upTo: null };
   let rows = 0;
   for (;;) {
-    const page = await readPage(d1, table, bounds);
-    if (page.length === 0) break;
-    digests.push(pageDigest(page.map((row) => rowLine(row.literals))));
-    rows += page.length;
-    bounds.after = page[page.length - 1].rowid;
-    if (page.length < PAGE_ROWS) break;
+    const limit = pageLimit(pageRows, digests.length);
+    const page = await digestPage(d1, table, bounds, { limit });
+    if (page.rows === 0) break;
+    digests.push(page.digest);
+    rows += page.rows;
+    bounds.after = page.lastRowid;
+    if (page.rows < limit) break;
   }
   return { rows, sha256: tableDigest(digests) };
 }

@@ -1,4 +1,4 @@
-import { WRITTEN_AS_HEX } from "./digest";
+import { textLiteral } from "./digest";
 import { PARTS_TABLE, stagedValue } from "./sql-render";
 
 /**
@@ -18,25 +18,6 @@ const PART_LINE = new RegExp(
 );
 const STAGED_TYPE = /AS (TEXT|BLOB)\) FROM .* WHERE value = (\d+) /;
 const INSERT_HEAD = /^INSERT INTO "((?:[^"]|"")+)" \(((?:"(?:[^"]|"")*"(?:, )?)+)\)/;
-
-const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-function hexToBytes(hex: string): Uint8Array {
-  const bytes = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return bytes;
-}
-
-/** The literal a backup reads for a TEXT value with these bytes (the rule of digest.ts's readPage). */
-export function textLiteral(hex: string): string {
-  let text: string;
-  try {
-    text = decoder.decode(hexToBytes(hex));
-  } catch {
-    return `CAST(X'${hex}' AS TEXT)`;
-  }
-  return WRITTEN_AS_HEX.test(text) ? `CAST(X'${hex}' AS TEXT)` : `'${text.replaceAll("'", "''")}'`;
-}
 
 export interface DumpRow {
   table: string;

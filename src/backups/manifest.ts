@@ -33,7 +33,11 @@ export const ManifestTableSchema = z
     // Recomputed by verify from the dump and by restore from the target (see digest.ts).
     sha256: z.string().openapi({
       description:
-        "sha256 over the sha256 of each 5,000-row page, in rowid order; a page's is the sha256 of its rows' exact literals",
+        "sha256 over the sha256 of each page (5,000 rows, or as page_rows says), in rowid order; a page's is the sha256 of its rows' exact literals",
+    }),
+    page_rows: z.array(z.number()).optional().openapi({
+      description:
+        "Rows of each page, present when a page ended early because its rows are wide (see docs/backups.md); absent: 5,000 each",
     }),
     columns: z.array(z.string()),
     rowid_alias: z

@@ -8,7 +8,7 @@ import { recordAudit } from "../platform/audit";
 import type { AppContext } from "../platform/context";
 import { KeeperError } from "../platform/errors";
 import { type BackupJobState, backupJobDefinition } from "./backup-job";
-import { digestPage, PAGE_QUERIES, PAGE_ROWS, tableDigest } from "./digest";
+import { digestPage, PAGE_QUERIES, pageLimit, tableDigest } from "./digest";
 import { quoteIdentifier } from "./introspect";
 import { type Manifest, manifestKey, sequenceSql } from "./manifest";
 import { OBJECT_START, objectStatements, type StatementPosition } from "./object-statements";
@@ -420,17 +420,19 @@ async function verifySome(ctx: StepContext, state: RestoreState): Promise<void> 
   const v = state.verify;
   while (v.table < tables.length && ctx.meter.hasRoom({ queries: PAGE_QUERIES + 1 })) {
     const table = tables[v.table];
+    const limit = pageLimit(table.page_rows, v.pageDigests.length);
     const page = await digestPage(
       target,
       { name: table.name, columns: table.columns, rowidAlias: table.rowid_alias },
       { after: v.after, upTo: null },
+      { limit },
     );
     if (page.rows > 0) {
       v.pageDigests.push(page.digest);
       v.rows += page.rows;
       v.after = page.lastRowid;
     }
-    if (page.rows < PAGE_ROWS) {
+    if (page.rows < limit) {
       if (v.rows !== table.rows || tableDigest(v.pageDigests) !== table.sha256) v.mismatches.push(table.name);
       v.table++;
       v.after = null;

@@ -2,7 +2,7 @@ import type { AppContext } from "../platform/context";
 import { KeeperError } from "../platform/errors";
 import { recordBackupCheck } from "./backup-checks.service";
 import { readObjectLines, requireManifest } from "./catalog.service";
-import { PAGE_ROWS, pageDigest, tableDigest } from "./digest";
+import { pageDigest, pageLimit, tableDigest } from "./digest";
 import { DumpReader } from "./dump-reader";
 import { MANIFEST_FORMAT, type Manifest, type ManifestObject, type ManifestTable, sequenceSql } from "./manifest";
 
@@ -39,6 +39,7 @@ export async function checkObject(
   let etag: string | null = null;
   let rows = 0;
   const text: string[] = [];
+  const pageRows = manifest.tables.find((table) => table.name === object.table)?.page_rows;
   try {
     const reader = new DumpReader();
     for await (const lines of readObjectLines(ctx, object, (stored) => {
@@ -56,7 +57,7 @@ export async function checkObject(
         if (!tally) continue;
         tally.rows++;
         tally.lines.push(row.line);
-        if (tally.lines.length === PAGE_ROWS) {
+        if (tally.lines.length === pageLimit(pageRows, tally.pageDigests.length)) {
           tally.pageDigests.push(pageDigest(tally.lines));
           tally.lines = [];
         }

@@ -157,6 +157,49 @@ describe("backups restore every stored value exactly", () => {
     expect(await big(env.SCRATCH_DB)).toEqual(await big(env.DB));
   });
 
+  it("rows near D1's 2 MB: long values of every kind come back exact, and pages of wide rows end early", async () => {
+    const columns = ["a", "b"];
+    const wide = [
+      // Each value's SQL builds it inside SQLite: the statements stay small.
+      ["randomblob(1500000)", "NULL"],
+      // 1.4 MB of text holding quotes and CJK (quote() would double every quote).
+      [`replace(hex(zeroblob(200000)), '00', '日''本')`, "1"],
+      // Text that is not valid UTF-8 (random bytes), and text of NULs.
+      ["CAST(randomblob(1100000) AS TEXT)", "2.5"],
+      ["CAST(zeroblob(1000000) AS TEXT)", "'x'"],
+      // Valid text with line breaks, just under the long-value size.
+      [`replace(hex(zeroblob(480000)), '00', 'a' || char(10))`, "NULL"],
+      // Two values in one row of 1.4 MB.
+      [`replace(hex(zeroblob(475000)), '00', 'b')`, "zeroblob(950000)"],
+      // Rows of 90 KB: 21 lines join to 1.9 MB, so a page of them is one joined read of 21 rows.
+      ...Array.from({ length: 40 }, (_, i) => [
+        `replace(hex(zeroblob(45000)), '00', 'a${String.fromCharCode(97 + (i % 26))}')`,
+        `${i}`,
+      ]),
+    ];
+    for (const d1 of [env.DB, env.SCRATCH_DB]) await d1.prepare("DROP TABLE IF EXISTS wide_probe").run();
+    await env.DB.prepare("CREATE TABLE wide_probe (id INTEGER PRIMARY KEY, a, b)").run();
+    for (const [a, b] of wide) await env.DB.prepare(`INSERT INTO wide_probe (a, b) VALUES (${a}, ${b})`).run();
+    expect(
+      await env.DB.prepare("SELECT count(*) AS n FROM wide_probe WHERE typeof(a) = 'text' AND a GLOB '*[^ -~]*'").first("n"),
+    ).toBeGreaterThan(0);
+    // Under the suite's production limits, a query that built a value over 2,000,000 bytes fails the backup.
+    const backup = await backupNow();
+    expect(backup.body.complete, JSON.stringify(backup.body.run)).toBe(true);
+    const manifest = await manifestOf(backup.id);
+    const table = manifest.tables.find((t: { name: string }) => t.name === "wide_probe");
+    expect(table.rows).toBe(wide.length);
+    // Read value by value, a page ends at the last row that starts within 4,000,000 bytes of values
+    // (1.5 + 1.4 + 1.1 MB; then 1.0 + 0.96 + 1.425 MB and seven 90 KB rows); joined, at the last
+    // line within 1,900,000 bytes (21 of 90 KB); then the rest.
+    expect(table.page_rows).toEqual([3, 10, 21, 12]);
+    expect((await at(now, "POST", `/admin/backups/${backup.id}/verify`)).body.ok).toBe(true);
+    const restored = await restore(backup.id, { target: "scratch", force: true, tables: ["wide_probe"] });
+    expect(restored.body, JSON.stringify(restored.body).slice(0, 500)).toMatchObject({ verified: true });
+    expect(await exactRows(env.SCRATCH_DB, "wide_probe", columns)).toEqual(await exactRows(env.DB, "wide_probe", columns));
+    for (const d1 of [env.DB, env.SCRATCH_DB]) await d1.prepare("DROP TABLE IF EXISTS wide_probe").run();
+  });
+
   it("verify re-reads the values: a dump whose literal differs from its digest fails verify", async () => {
     const video = await seedVideo();
     await env.DB.prepare("INSERT INTO memory (video_id, timestamp, content, created_at) VALUES (?, 0.125, 'x', 1)")

@@ -1,7 +1,18 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { digestPage, LINES_MAX_BYTES, PAGE_ROWS, pageDigest, readPage, readPageLines, rowLine } from "../../src/backups/digest";
+import {
+  digestPage,
+  LINES_MAX_BYTES,
+  PAGE_QUERIES,
+  PAGE_ROWS,
+  pageDigest,
+  readPage,
+  readPageLines,
+  rowLine,
+} from "../../src/backups/digest";
 import { renderLines, renderPage } from "../../src/backups/sql-render";
+import { countD1Calls } from "../../src/maintenance/budget";
+import { refuseOversizedValues } from "../../src/maintenance/platform-limits";
 
 const table = { name: "page_lines_values", columns: ["id", "v"], rowidAlias: "id" };
 
@@ -31,12 +42,12 @@ describe("a page read as lines written by SQLite", () => {
   it("gives readPage's lines, digest and statements for every kind of value, or hands the page back to it", async () => {
     await seed(values.flatMap((value) => ["'before'", value, "'after'"]));
     const bounds = { after: null, upTo: null };
-    const reference = await readPage(env.DB, table, bounds);
+    const reference = (await readPage(env.DB, table, bounds)).rows;
     const lines = reference.map((row) => rowLine(row.literals));
     for (let i = 0; i < values.length; i++) {
       // One special value at a time, with the plain rows around it.
       const around = { after: String(3 * i), upTo: String(3 * i + 3) };
-      const expected = (await readPage(env.DB, table, around)).map((row) => rowLine(row.literals));
+      const expected = (await readPage(env.DB, table, around)).rows.map((row) => rowLine(row.literals));
       const page = await readPageLines(env.DB, table, around);
       if (page === null) {
         // Only text that is not valid UTF-8 is left to readPage.
@@ -45,11 +56,11 @@ describe("a page read as lines written by SQLite", () => {
       }
       expect(page.text.split("\n"), values[i]).toEqual(expected);
       expect(renderLines(table.name, ["id", "v"], page.text)).toBe(
-        renderPage(table.name, ["id", "v"], await readPage(env.DB, table, around)).sql,
+        renderPage(table.name, ["id", "v"], (await readPage(env.DB, table, around)).rows).sql,
       );
     }
     const whole = await digestPage(env.DB, table, bounds);
-    expect(whole).toEqual({ rows: lines.length, digest: pageDigest(lines), lastRowid: String(lines.length) });
+    expect(whole).toEqual({ rows: lines.length, digest: pageDigest(lines), lastRowid: String(lines.length), cut: false });
     expect(lines.length).toBeLessThan(PAGE_ROWS);
   });
 
@@ -58,7 +69,7 @@ describe("a page read as lines written by SQLite", () => {
     await seed([long, long, long, long, "'日本語'", long]);
     const page = await readPageLines(env.DB, table, { after: null, upTo: null });
     const sql = renderLines(table.name, ["id", "v"], page?.text ?? "");
-    expect(sql).toBe(renderPage(table.name, ["id", "v"], await readPage(env.DB, table, { after: null, upTo: null })).sql);
+    expect(sql).toBe(renderPage(table.name, ["id", "v"], (await readPage(env.DB, table, { after: null, upTo: null })).rows).sql);
     expect(sql?.match(/^INSERT/gm)?.length).toBe(2);
   });
 
@@ -92,10 +103,52 @@ describe("a page read as lines written by SQLite", () => {
     const bounds = { after: null, upTo: null };
     expect(await readPageLines(measured, table, bounds)).toBeNull();
     expect(largest).toBeLessThanOrEqual(LINES_MAX_BYTES);
-    const reference = (await readPage(env.DB, table, bounds)).map((row) => rowLine(row.literals));
-    expect(await digestPage(env.DB, table, bounds)).toEqual({ rows: 30, digest: pageDigest(reference), lastRowid: "30" });
+    const reference = (await readPage(env.DB, table, bounds)).rows.map((row) => rowLine(row.literals));
+    expect(await digestPage(env.DB, table, bounds)).toEqual({
+      rows: 30,
+      digest: pageDigest(reference),
+      lastRowid: "30",
+      cut: false,
+    });
+    // A backup's page (shorten) ends at the last line that fits instead, still one joined read.
+    const shortened = await readPageLines(measured, table, bounds, { shorten: true });
+    expect(shortened).toMatchObject({ rows: Math.floor(LINES_MAX_BYTES / (90_000 + 11)), cut: true });
+    expect(shortened?.text.split("\n")).toEqual(reference.slice(0, shortened?.rows));
     // Within the limit the page is still one joined read.
     const within = await readPageLines(measured, table, { after: null, upTo: "20" });
     expect(within?.rows).toBe(20);
+  });
+
+  it("fetches long values in hex pieces and re-read text in one batch: two D1 queries for the page, none over 2,000,000 bytes", async () => {
+    const invalid = (i: number) => `CAST(X'61FF${i.toString(16).padStart(2, "0")}' AS TEXT)`;
+    await seed([
+      "randomblob(1500000)",
+      ...Array.from({ length: 20 }, (_, i) => invalid(i)),
+      `replace(hex(zeroblob(600000)), '00', '''x')`,
+      "CAST(randomblob(1200000) AS TEXT)",
+      "'plain'",
+    ]);
+    let queries = 0;
+    const limited = countD1Calls(refuseOversizedValues(env.DB), () => queries++);
+    const page = await readPage(limited, table, { after: null, upTo: null });
+    expect(queries).toBe(2);
+    expect(PAGE_QUERIES).toBeGreaterThanOrEqual(2 * 2 + 2);
+    const exact = await env.DB.prepare(`SELECT typeof(v) AS type, hex(v) AS hex FROM ${table.name} ORDER BY id`).all<{
+      type: string;
+      hex: string;
+    }>();
+    expect(page.rows).toHaveLength(exact.results.length);
+    for (let i = 0; i < exact.results.length; i++) {
+      const { type, hex } = exact.results[i];
+      const literal = page.rows[i].literals[1];
+      if (type === "blob") expect(literal).toBe(`X'${hex}'`);
+      else if (literal.startsWith("CAST(X'")) expect(literal).toBe(`CAST(X'${hex}' AS TEXT)`);
+      // Valid text without control characters stays a quoted literal of the same bytes.
+      else
+        expect(new TextEncoder().encode(literal.slice(1, -1).replaceAll("''", "'"))).toEqual(
+          new Uint8Array(hex.match(/../g)?.map((byte) => Number.parseInt(byte, 16)) ?? []),
+        );
+    }
+    expect(page.rows[21].literals[1].startsWith("'''x")).toBe(true);
   });
 });
