@@ -3,6 +3,7 @@ import { eq, inArray, max } from "drizzle-orm";
 import { backupChecks } from "../db/schema";
 import type { AppContext } from "../platform/context";
 import { listBackups, summarize } from "./catalog.service";
+import type { Manifest } from "./manifest";
 
 export const BackupCheck = z
   .object({
@@ -77,8 +78,15 @@ export async function forgetBackupChecks(ctx: AppContext, backupId: string): Pro
 }
 
 /** Complete backups, newest first, each with its latest check (null: never verified nor drilled). */
-export async function listBackupsWithChecks({ ctx, input }: { ctx: AppContext; input?: { limit?: number } }) {
-  const backups = (await listBackups({ ctx })).slice(0, input?.limit);
+export async function listBackupsWithChecks({
+  ctx,
+  input,
+}: {
+  ctx: AppContext;
+  /** `manifests`: the complete backups already read (listBackups), newest first. */
+  input?: { limit?: number; manifests?: Manifest[] };
+}) {
+  const backups = (input?.manifests ?? (await listBackups({ ctx }))).slice(0, input?.limit);
   const checks = await latestBackupChecks(
     ctx,
     backups.map((backup) => backup.id),

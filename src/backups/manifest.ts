@@ -79,6 +79,19 @@ export const ManifestSchema = z
   .openapi("BackupManifest");
 export type Manifest = z.output<typeof ManifestSchema>;
 
+/** Each table's share of a backup: its data objects' uncompressed SQL and stored (compressed) bytes. */
+export function dumpSizeByTable(manifest: Manifest): Map<string, { sql_bytes: number; bytes: number }> {
+  const sizes = new Map<string, { sql_bytes: number; bytes: number }>();
+  for (const object of manifest.objects) {
+    if (object.kind !== "data" || object.table === null) continue;
+    const size = sizes.get(object.table) ?? { sql_bytes: 0, bytes: 0 };
+    size.sql_bytes += object.sql_bytes;
+    size.bytes += object.bytes;
+    sizes.set(object.table, size);
+  }
+  return sizes;
+}
+
 const sqlText = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
 /**

@@ -17,7 +17,10 @@ export interface DashboardData {
   daysUntilLimit: number | null;
   /** Hourly snapshots, oldest first: size, and the score when it was taken. */
   points: { at: number; size_bytes: number; score: number | null }[];
-  tables: { name: string; rows: number }[];
+  /** Rows at the last snapshot; dumpBytes: the table's uncompressed SQL in the newest backup (null: not in it). */
+  tables: { name: string; rows: number; dumpBytes: number | null }[];
+  /** The backup dumpBytes come from. */
+  tableSizesFrom: { id: string; created_at: string } | null;
   topQueries: { statement: string; calls: number; total_ms: number; mean_ms: number; p95_ms_at_most: number }[];
   slow: { at: string; statement: string; duration_ms: number; reason: string }[];
   indexes: { total: number; unused: string[]; fullScans: { name: string; plan: string[] }[] };
@@ -30,6 +33,7 @@ export interface DashboardData {
 }
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
+const kbOrMb = (bytes: number) => (bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KB` : mb(bytes));
 const colors: Record<string, string> = { healthy: "#1a7f37", warning: "#9a6700", critical: "#cf222e" };
 
 /** A line chart drawn on the server as SVG: no script, scales to the page width (a phone's too). */
@@ -198,16 +202,25 @@ td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:to
             <tr>
               <th>table</th>
               <th class="num">rows</th>
+              <th class="num">dump size</th>
             </tr>
             {data.tables.map((t) => (
               <tr>
                 <td>{t.name}</td>
                 <td class="num">{t.rows}</td>
+                <td class="num">{t.dumpBytes === null ? "–" : kbOrMb(t.dumpBytes)}</td>
               </tr>
             ))}
           </table>
         )}
-        <p class="muted">Rows at the last hourly snapshot. D1 reports the database's size, not each table's.</p>
+        <p class="muted">
+          Rows at the last hourly snapshot. D1 reports the database's size, not each table's: the dump size is the table's SQL
+          (uncompressed) in{" "}
+          {data.tableSizesFrom === null
+            ? "the newest backup, and there is none yet"
+            : `the newest backup, ${data.tableSizesFrom.id} (${data.tableSizesFrom.created_at.slice(0, 16).replace("T", " ")} UTC)`}
+          , the nearest measure of what the table holds.
+        </p>
       </section>
       <section id="queries">
         <h2>Top queries by total time (24 h)</h2>

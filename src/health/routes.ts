@@ -1,5 +1,7 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { listBackupsWithChecks } from "../backups/backup-checks.service";
+import { listBackups } from "../backups/catalog.service";
+import { dumpSizeByTable } from "../backups/manifest";
 import { JobRunSchema } from "../maintenance/routes";
 import { listRuns, runExclusive } from "../maintenance/runs";
 import { getMigrationStatus } from "../migrations/status.service";
@@ -195,6 +197,9 @@ export function registerHealthRoutes(app: OpenAPIHono<KeeperEnv>) {
     const points = await recentSnapshots(ctx, now - 7 * 86_400_000);
     const indexes = await indexCheck(ctx);
     const migrations = await getMigrationStatus({ ctx });
+    const manifests = await listBackups({ ctx });
+    const newest = manifests[0];
+    const dumpSizes = newest ? dumpSizeByTable(newest) : new Map<string, { sql_bytes: number }>();
     const page = Dashboard({
       data: {
         time: report.time,
@@ -206,7 +211,7 @@ export function registerHealthRoutes(app: OpenAPIHono<KeeperEnv>) {
         daysUntilLimit: report.growth.days_until_limit,
         points: points.map((p) => ({ at: p.at, size_bytes: p.size_bytes, score: p.score })),
         tables: Object.entries(report.size.row_counts ?? {})
-          .map(([name, rows]) => ({ name, rows }))
+          .map(([name, rows]) => ({ name, rows, dumpBytes: dumpSizes.get(name)?.sql_bytes ?? null }))
           .sort((a, b) => b.rows - a.rows),
         topQueries: (await queryStatistics({ ctx, input: { hours: 24, limit: 10 } })).map((q) => ({
           ...q,
@@ -226,7 +231,8 @@ export function registerHealthRoutes(app: OpenAPIHono<KeeperEnv>) {
         },
         runs: await listRuns({ ctx, input: { limit: 15 } }),
         longJobs: await runningAndLongJobs({ ctx, input: { limit: 10 } }),
-        backups: await listBackupsWithChecks({ ctx, input: { limit: 10 } }),
+        tableSizesFrom: newest ? { id: newest.id, created_at: newest.created_at } : null,
+        backups: await listBackupsWithChecks({ ctx, input: { limit: 10, manifests } }),
       },
     });
     return c.html(`<!doctype html>${await page}`, 200);

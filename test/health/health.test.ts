@@ -393,4 +393,36 @@ describe("dashboard", () => {
     );
     expect((await app.request(`/admin/health?token=${tokens.read}`, {}, { ...env, KEEPER_ENV: "development" })).status).toBe(401);
   });
+
+  it("shows each table's rows and its dump size in the newest backup", async () => {
+    expect((await call("POST", "/admin/health/snapshot")).status).toBe(200);
+    const data = (table: string, n: number, sqlBytes: number) => ({
+      key: `backups/29990101T000000Z-cccc/000${n}-${table}.sql.zst`,
+      kind: "data" as const,
+      table,
+      rows: 10,
+      bytes: 100,
+      sql_bytes: sqlBytes,
+      sha256: "0",
+      frames: [100],
+    });
+    // An older backup's sizes are not shown.
+    await storeManifest("29980101T000000Z-dddd", [
+      { ...data("videos", 1, 9_999_999), key: "backups/29980101T000000Z-dddd/0001-videos.sql.zst" },
+    ]);
+    await storeManifest("29990101T000000Z-cccc", [
+      data("videos", 1, 1_572_864),
+      data("videos", 2, 524_288),
+      data("memory", 3, 2048),
+    ]);
+    const html = await (await call("GET", "/admin/dashboard", { token: "read" })).text();
+    const tables = html.slice(html.indexOf('id="tables"'), html.indexOf('id="queries"'));
+    const row = (name: string) =>
+      tables.slice(tables.indexOf(`<td>${name}</td>`), tables.indexOf("</tr>", tables.indexOf(`<td>${name}</td>`)));
+    expect(row("videos")).toMatch(/<td class="num">\d+<\/td><td class="num">2\.00 MB<\/td>/);
+    expect(row("memory")).toContain("2.0 KB");
+    expect(row("conversations")).toContain("–");
+    expect(tables).toContain("the newest backup, 29990101T000000Z-cccc (2999-01-01 00:00 UTC)");
+    for (const id of ["29980101T000000Z-dddd", "29990101T000000Z-cccc"]) await env.BACKUPS.delete(manifestKey(id));
+  });
 });
