@@ -68,7 +68,10 @@ try {
     const text = async (selector: string) => (await page.locator(selector).innerText()).replace(/\s+/g, " ");
     for (const chart of ["#score-chart", "#size-chart"])
       check((await page.locator(`${chart} path`).count()) === 1, `${device}: ${chart} drawn from the snapshots`);
-    check(/videos \d*[1-9]\d*/.test(await text("#tables")), `${device}: per-table rows (videos > 0)`);
+    check(
+      /videos \d*[1-9]\d* \d+\.\d+ (KB|MB)/.test(await text("#tables")),
+      `${device}: per-table rows (videos > 0) and dump size in the newest backup`,
+    );
     check(
       /\d+\.\d \d+ \d+\.\d{2} \d+ (SELECT|INSERT|UPDATE|DELETE|WITH|PRAGMA)/i.test(await text("#queries")),
       `${device}: top queries with total, calls, mean, p95`,
