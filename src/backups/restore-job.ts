@@ -150,7 +150,7 @@ function sliceOf(state: RestoreState): JobSlice<RestoreState> {
   };
 }
 
-/** Reads objects (one R2 read each) while the step has room; closes each table as its last object passes. */
+/** Reads objects (one R2 read each) while the step has room; closes each table with its last object. */
 async function checkSome(ctx: StepContext, state: RestoreState): Promise<void> {
   const manifest = await loadManifest(ctx, state.source);
   const names = new Set(state.source.names);
@@ -167,6 +167,10 @@ async function checkSome(ctx: StepContext, state: RestoreState): Promise<void> {
     const checked = await checkObject(ctx, manifest, object, object.kind === "data" ? check.tally : null);
     check.problems.push(...checked.problems);
     if (checked.etag) state.source.etags[index] = checked.etag;
+    // A table's objects are consecutive: after its last one, its partial last page (up to 4,999
+    // lines) is digested now, not carried in the state to the next step.
+    const next = manifest.objects[check.object];
+    if (object.kind === "data" && (next?.kind !== "data" || next.table !== object.table)) closeTable(manifest, check);
   }
   if (check.object < manifest.objects.length) return;
   closeTable(manifest, check);

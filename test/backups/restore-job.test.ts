@@ -58,6 +58,26 @@ describe("the restore job", () => {
     expect(await digests(env.SCRATCH_DB)).toEqual(await digests(env.DB));
   });
 
+  it("keeps no partial page between steps: a table's last object is closed in the step that checks it", async () => {
+    for (const d1 of [env.DB, env.SCRATCH_DB]) await d1.prepare("DROP TABLE IF EXISTS partial_page").run();
+    await env.DB.prepare("CREATE TABLE partial_page (id INTEGER PRIMARY KEY, v TEXT)").run();
+    // 3,000 rows of 300 bytes: one object whose only page is partial, 900 KB of lines.
+    await env.DB.prepare(
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) INSERT INTO partial_page (v) SELECT printf('%0300d', i) FROM n",
+    ).run();
+    const backup = await backupNow();
+    // Three R2 calls a step: a check step reads the manifest and two objects, the schema's and this table's.
+    const local = await restoreWith(
+      backup.id,
+      { target: "scratch", force: true, tables: ["partial_page"] },
+      {},
+      { budget: { queries: 45, r2Calls: 3, wallMs: 25_000 } },
+    );
+    expect(local.run?.status, local.run?.error ?? "").toBe("succeeded");
+    expect(local.counts?.verified).toBe(true);
+    for (const d1 of [env.DB, env.SCRATCH_DB]) await d1.prepare("DROP TABLE IF EXISTS partial_page").run();
+  });
+
   it("a batch that was committed but reported failed is not written twice: the step resumes from the target's own position", async () => {
     await seedSome(4);
     const backup = await backupNow();
