@@ -1415,6 +1415,8 @@ export interface components {
             sha256: string;
             /** @description Compressed length of each zstd frame (≤ 32 KB of SQL each), for frame-by-frame reading */
             frames: number[];
+            /** @description Data objects: sha256 over the digests of the pages it holds (whole pages, in rowid order), so verify and restore check a table object by object */
+            pages_sha256?: string;
         };
         RestorePlan: {
             id: string;

@@ -332,6 +332,7 @@ export async function advanceBackup(
           sql_bytes: sqlBytes,
           sha256,
           frames: writer.frames,
+          pages_sha256: tableDigest(pageDigests),
         },
         pageDigests,
         pageRows,

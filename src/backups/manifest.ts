@@ -22,6 +22,10 @@ export const ManifestObjectSchema = z
     frames: z
       .array(z.number())
       .openapi({ description: "Compressed length of each zstd frame (≤ 32 KB of SQL each), for frame-by-frame reading" }),
+    pages_sha256: z.string().optional().openapi({
+      description:
+        "Data objects: sha256 over the digests of the pages it holds (whole pages, in rowid order), so verify and restore check a table object by object",
+    }),
   })
   .openapi("BackupObject");
 export type ManifestObject = z.output<typeof ManifestObjectSchema>;

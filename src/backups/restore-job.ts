@@ -8,13 +8,23 @@ import { recordAudit } from "../platform/audit";
 import type { AppContext } from "../platform/context";
 import { KeeperError } from "../platform/errors";
 import { type BackupJobState, backupJobDefinition } from "./backup-job";
-import { digestPage, PAGE_QUERIES, pageLimit, tableDigest } from "./digest";
+import { digestPage, PAGE_QUERIES, pageLimit } from "./digest";
 import { quoteIdentifier } from "./introspect";
 import { type Manifest, manifestKey, sequenceSql } from "./manifest";
 import { OBJECT_START, objectStatements, type StatementPosition } from "./object-statements";
 import { existingRows, planRestore, type RestoreTarget, restorableTables } from "./restore.service";
 import { PARTS_TABLE, RESTORE_POSITION_TABLE } from "./sql-render";
-import { checkObject, emptyTally, type TableTally, tableProblems } from "./verify.service";
+import {
+  checkObject,
+  dataObjectsOf,
+  emptyTally,
+  nextPageIndex,
+  type PageTally,
+  type TableTally,
+  tableProblems,
+  tallyPage,
+  tallyProblems,
+} from "./verify.service";
 
 /**
  * A restore as a long job, in phases that each run over as many steps as they need:
@@ -74,11 +84,10 @@ export interface RestoreState {
   safetyId: string | null;
   position: { object: number; at: StatementPosition };
   rowsWritten: number;
-  verify: {
+  /** Where verify stands: the current table's tally (see PageTally) and what it found so far. */
+  verify: PageTally & {
     table: number;
     after: string | null;
-    rows: number;
-    pageDigests: string[];
     mismatches: string[];
     foreignKeyViolations: number;
   };
@@ -175,7 +184,8 @@ async function checkSome(ctx: StepContext, state: RestoreState): Promise<void> {
   if (check.object < manifest.objects.length) return;
   closeTable(manifest, check);
   for (const table of manifest.tables)
-    if (names.has(table.name) && !check.closed.includes(table.name)) check.problems.push(...tableProblems(table, emptyTally()));
+    if (names.has(table.name) && !check.closed.includes(table.name))
+      check.problems.push(...tableProblems(manifest, table, emptyTally()));
   if (check.problems.length > 0) {
     await auditRestore(ctx, state, { dropped: [], outcome: "refused", problems: check.problems });
     throw new NonRetryableError(
@@ -188,7 +198,7 @@ async function checkSome(ctx: StepContext, state: RestoreState): Promise<void> {
 function closeTable(manifest: Manifest, check: RestoreState["check"]) {
   if (check.table === null) return;
   const table = manifest.tables.find((t) => t.name === check.table);
-  if (table) check.problems.push(...tableProblems(table, check.tally));
+  if (table) check.problems.push(...tableProblems(manifest, table, check.tally));
   check.closed.push(check.table);
   check.table = null;
   check.tally = emptyTally();
@@ -334,7 +344,7 @@ async function applyTables(ctx: StepContext, state: RestoreState, manifest: Mani
   statements.push(target.prepare(`DROP TABLE IF EXISTS "${RESTORE_POSITION_TABLE}"`));
   await target.batch(statements);
   state.phase = "verify";
-  state.verify = { table: 0, after: null, rows: 0, pageDigests: [], mismatches: [], foreignKeyViolations: 0 };
+  state.verify = freshVerify();
 }
 
 /**
@@ -415,6 +425,18 @@ async function giveUp(ctx: StepContext, state: RestoreState, reason: string): Pr
   };
 }
 
+const freshVerify = (): RestoreState["verify"] => ({
+  table: 0,
+  after: null,
+  rows: 0,
+  pageDigests: [],
+  pages: 0,
+  object: 0,
+  objectRows: 0,
+  mismatches: [],
+  foreignKeyViolations: 0,
+});
+
 /** Digests tables of the target page by page while the step has room, then checks foreign keys. */
 async function verifySome(ctx: StepContext, state: RestoreState): Promise<void> {
   const manifest = await loadManifest(ctx, state.source);
@@ -424,7 +446,8 @@ async function verifySome(ctx: StepContext, state: RestoreState): Promise<void> 
   const v = state.verify;
   while (v.table < tables.length && ctx.meter.hasRoom({ queries: PAGE_QUERIES + 1 })) {
     const table = tables[v.table];
-    const limit = pageLimit(table.page_rows, v.pageDigests.length);
+    const objects = dataObjectsOf(manifest, table.name);
+    const limit = pageLimit(table.page_rows, nextPageIndex(v));
     const page = await digestPage(
       target,
       { name: table.name, columns: table.columns, rowidAlias: table.rowid_alias },
@@ -432,16 +455,14 @@ async function verifySome(ctx: StepContext, state: RestoreState): Promise<void> 
       { limit },
     );
     if (page.rows > 0) {
-      v.pageDigests.push(page.digest);
       v.rows += page.rows;
       v.after = page.lastRowid;
+      if (tallyPage(v, page.digest, page.rows, objects) !== null && !v.mismatches.includes(table.name))
+        v.mismatches.push(table.name);
     }
     if (page.rows < limit) {
-      if (v.rows !== table.rows || tableDigest(v.pageDigests) !== table.sha256) v.mismatches.push(table.name);
-      v.table++;
-      v.after = null;
-      v.rows = 0;
-      v.pageDigests = [];
+      if (tallyProblems(table, v, objects).length > 0 && !v.mismatches.includes(table.name)) v.mismatches.push(table.name);
+      Object.assign(v, { ...freshVerify(), table: v.table + 1, mismatches: v.mismatches });
     }
   }
   if (v.table < tables.length || !ctx.meter.hasRoom({ queries: 2 })) return;
@@ -544,7 +565,7 @@ export const restoreJobDefinition: JobDefinition<RestoreJobInput, RestoreState> 
       safetyId: null,
       position: { object: 0, at: OBJECT_START },
       rowsWritten: 0,
-      verify: { table: 0, after: null, rows: 0, pageDigests: [], mismatches: [], foreignKeyViolations: 0 },
+      verify: freshVerify(),
       failures: 0,
       error: null,
       outcome: null,

@@ -15,14 +15,66 @@ export function requireCurrentFormat(manifest: Manifest): void {
     );
 }
 
-/** What the objects of one table have said so far: rows, the digests of its full pages, the rows of the page not yet full. */
-export interface TableTally {
+/**
+ * Page digests of one table as its pages come, in order. Where the backup recorded each data
+ * object's `pages_sha256`, pages are checked object by object and let go, so what is kept between
+ * steps stays O(pages of one object) whatever the table's size; an older backup's table is checked
+ * against its digest at the end.
+ */
+export interface PageTally {
   rows: number;
-  lines: string[];
+  /** Digests of the pages not yet checked: since the current object began (or since the table's start). */
   pageDigests: string[];
+  /** Pages already checked and let go. */
+  pages?: number;
+  /** Index of the current object among the table's data objects. */
+  object?: number;
+  /** Rows of the current object seen so far. */
+  objectRows?: number;
 }
 
-export const emptyTally = (): TableTally => ({ rows: 0, lines: [], pageDigests: [] });
+/** What the objects of one table have said so far: a PageTally and the rows of the page not yet full. */
+export interface TableTally extends PageTally {
+  lines: string[];
+}
+
+export const emptyTally = (): TableTally => ({ rows: 0, lines: [], pageDigests: [], pages: 0, object: 0, objectRows: 0 });
+
+/** A table's data objects, in order. */
+export const dataObjectsOf = (manifest: Manifest, table: string) =>
+  manifest.objects.filter((object) => object.kind === "data" && object.table === table);
+
+const checkedByObject = (objects: ManifestObject[]) =>
+  objects.length > 0 && objects.every((object) => object.pages_sha256 !== undefined);
+
+/** The index of the next page of the table: what pageLimit is asked for. */
+export const nextPageIndex = (tally: PageTally) => (tally.pages ?? 0) + tally.pageDigests.length;
+
+/** Adds a page's digest; when it completes an object whose pages were recorded, checks them. Returns a problem or null. */
+export function tallyPage(tally: PageTally, digest: string, rows: number, objects: ManifestObject[]): string | null {
+  tally.pageDigests.push(digest);
+  if (!checkedByObject(objects)) return null;
+  tally.objectRows = (tally.objectRows ?? 0) + rows;
+  const object = objects[tally.object ?? 0];
+  if (object === undefined) return `table ${objects[0].table}: more rows than its objects hold`;
+  if (tally.objectRows < object.rows) return null;
+  const matches = tally.objectRows === object.rows && tableDigest(tally.pageDigests) === object.pages_sha256;
+  tally.pages = nextPageIndex(tally);
+  tally.pageDigests = [];
+  tally.object = (tally.object ?? 0) + 1;
+  tally.objectRows = 0;
+  return matches ? null : `${object.key}: the values do not match the digest of its pages`;
+}
+
+/** A table's tally once all its pages are in, against the manifest's rows and digests. */
+export function tallyProblems(table: ManifestTable, tally: PageTally, objects: ManifestObject[]): string[] {
+  if (tally.rows !== table.rows)
+    return [`table ${table.name}: ${tally.rows} rows in its objects, the manifest says ${table.rows}`];
+  const matches = checkedByObject(objects)
+    ? tally.object === objects.length && tally.pageDigests.length === 0
+    : tableDigest(tally.pageDigests) === table.sha256;
+  return matches ? [] : [`table ${table.name}: the values in its objects do not match the manifest's digest`];
+}
 
 /**
  * Checks one object in a single pass over its bytes: sha256 and frame layout (as it is read),
@@ -40,6 +92,8 @@ export async function checkObject(
   let rows = 0;
   const text: string[] = [];
   const pageRows = manifest.tables.find((table) => table.name === object.table)?.page_rows;
+  const objects = object.kind === "data" && object.table !== null ? dataObjectsOf(manifest, object.table) : [];
+  const problems: string[] = [];
   try {
     const reader = new DumpReader();
     for await (const lines of readObjectLines(ctx, object, (stored) => {
@@ -57,8 +111,9 @@ export async function checkObject(
         if (!tally) continue;
         tally.rows++;
         tally.lines.push(row.line);
-        if (tally.lines.length === pageLimit(pageRows, tally.pageDigests.length)) {
-          tally.pageDigests.push(pageDigest(tally.lines));
+        if (tally.lines.length === pageLimit(pageRows, nextPageIndex(tally))) {
+          const problem = tallyPage(tally, pageDigest(tally.lines), tally.lines.length, objects);
+          if (problem) problems.push(problem);
           tally.lines = [];
         }
       }
@@ -67,7 +122,6 @@ export async function checkObject(
     const message = error instanceof Error ? error.message : String(error);
     return { problems: [message.includes(object.key) ? message : `${object.key}: ${message}`], etag: null };
   }
-  const problems: string[] = [];
   if (object.kind === "data" && rows !== object.rows)
     problems.push(`${object.key}: ${rows} rows, the manifest says ${object.rows}`);
   if (object.kind === "sequence" && text.join("") !== sequenceSql(manifest.tables))
@@ -75,17 +129,16 @@ export async function checkObject(
   return { problems, etag };
 }
 
-/** A table's tally, once all its objects are read, against the manifest's rows and digest. */
-export function tableProblems(table: ManifestTable, tally: TableTally): string[] {
+/** A table's tally, once all its objects are read (its last, partial page then ends), against the manifest. */
+export function tableProblems(manifest: Manifest, table: ManifestTable, tally: TableTally): string[] {
+  const objects = dataObjectsOf(manifest, table.name);
+  const problems: string[] = [];
   if (tally.lines.length > 0) {
-    tally.pageDigests.push(pageDigest(tally.lines));
+    const problem = tallyPage(tally, pageDigest(tally.lines), tally.lines.length, objects);
+    if (problem) problems.push(problem);
     tally.lines = [];
   }
-  if (tally.rows !== table.rows)
-    return [`table ${table.name}: ${tally.rows} rows in its objects, the manifest says ${table.rows}`];
-  if (tableDigest(tally.pageDigests) !== table.sha256)
-    return [`table ${table.name}: the values in its objects do not match the manifest's digest`];
-  return [];
+  return [...problems, ...tallyProblems(table, tally, objects)];
 }
 
 /**
@@ -103,7 +156,7 @@ export async function checkBackup(ctx: AppContext, manifest: Manifest, tables?: 
     const checked = await checkObject(ctx, manifest, object, object.table ? (tallies.get(object.table) ?? null) : null);
     problems.push(...checked.problems);
   }
-  for (const table of selected) problems.push(...tableProblems(table, tallies.get(table.name) as TableTally));
+  for (const table of selected) problems.push(...tableProblems(manifest, table, tallies.get(table.name) as TableTally));
   return problems;
 }
 
