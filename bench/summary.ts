@@ -8,9 +8,10 @@ import { root, type Timing } from "./harness";
  * `{"ratios": {"backup", "restore", "purge", "read", "write"}, "ratiosVsNoAssets": {"read", "write"},
  * "healthReportMs", …}`, each ratio being keeper's throughput ÷ its floor's. The floor of `read` and
  * `write` is the bare Worker served with keeper's static assets, as keeper is (bench/load.bench.ts);
- * `ratiosVsNoAssets` keeps keeper ÷ the same Worker without assets beside them. A benchmark that did
- * not run this time is null, never taken from an older file: a result counts only when written after
- * `--since` (epoch ms, set by bench/run.sh when the run starts).
+ * `ratiosVsNoAssets` keeps keeper ÷ the same Worker without assets beside them (the rounds' min–max
+ * in `ranges` and `rangesVsNoAssets`). A benchmark that did not run this time is null, never taken
+ * from an older file: a result counts only when written after `--since` (epoch ms, set by
+ * bench/run.sh when the run starts).
  */
 const sinceAt = process.argv.indexOf("--since");
 const since = sinceAt >= 0 ? Number(process.argv[sinceAt + 1]) : 0;
