@@ -102,7 +102,10 @@ describe("query strings", () => {
     ]) {
       const res = await call(method, path, method === "POST" ? { body: { timestamp: 1, content: "note" } } : {});
       expect(res.status, path).toBe(400);
-      expect((await json<Problem>(res)).errors?.map((error) => error.path), path).toEqual(["query.colour"]);
+      expect(
+        (await json<Problem>(res)).errors?.map((error) => error.path),
+        path,
+      ).toEqual(["query.colour"]);
     }
   });
 
