@@ -16,12 +16,16 @@ import {
 
 /**
  * npm run bench:load — keeper's full stack (auth, validation, query monitor, error handling)
- * against a bare Hono + D1 Worker doing the same SQL (bench/bare), both under `wrangler dev` on
- * loopback, each on its own copy of the same generated database (two workerd processes on one SQLite
- * file contend for its lock). Samples are interleaved: every round runs both peers back to back,
- * alternating which goes first, after one unmeasured warm-up sample each. Reports requests/s
- * (min/median/max over the rounds), latency, CPU seconds of each workerd process tree, and the
- * keeper ÷ bare ratio of each round (min/median/max). Checks nothing was lost: rows written = 2xx write responses.
+ * against a bare Hono + D1 Worker doing the same SQL (bench/bare), served twice: with keeper's static
+ * assets configured as keeper is (`bareWithAssets`: wrangler dev's asset router sits in front of the
+ * Worker and costs CPU on every request, Worker routes included) and without them (`bare`). All three
+ * run under `wrangler dev` on loopback, each on its own copy of the same generated database (two
+ * workerd processes on one SQLite file contend for its lock). Samples are interleaved: every round
+ * runs the three peers back to back, each round starting with the next peer in turn, after one
+ * unmeasured warm-up sample each. Reports requests/s (min/median/max over the rounds), latency, CPU
+ * seconds of each workerd process tree, and per round keeper ÷ bareWithAssets (`ratios`, the floor
+ * keeper is held to) and keeper ÷ bare (`ratiosVsNoAssets`), each as min/median/max over the rounds.
+ * Checks nothing was lost: rows written = 2xx write responses, for every peer.
  *
  *   npm run bench:load -- --seconds 5 --rounds 3 --connections 10 [--scale 0.1]
  */
@@ -61,7 +65,8 @@ interface Sample {
   cpuSeconds: number;
 }
 
-type Peer = "keeper" | "bare";
+type Peer = "keeper" | "bare" | "bareWithAssets";
+const peers: Peer[] = ["bare", "bareWithAssets", "keeper"];
 type Scenario = "read" | "write";
 
 const readVideo = "vid-0000042";
@@ -112,31 +117,45 @@ async function countMemory(url: string, token: string, videoId: string): Promise
 
 ensureDevVars();
 const work = path.resolve(flags.work);
-const keeperState = path.join(work, "keeper");
-const bareState = path.join(work, "bare");
-console.error(`dataset: ${size.videos} videos, ${size.context} context rows → ${keeperState} (and a copy for the bare peer)`);
-generateDataset(keeperState, size, { fresh: true });
-rmSync(bareState, { recursive: true, force: true });
-cpSync(keeperState, bareState, { recursive: true });
-
-const servers: Record<Peer, DevServer> = {
-  keeper: await startWranglerDev({ persistTo: keeperState }),
-  bare: await startWranglerDev({ persistTo: bareState, config: "bench/bare/wrangler.toml", readyPath: `/context/${readVideo}` }),
+const state: Record<Peer, string> = {
+  keeper: path.join(work, "keeper"),
+  bare: path.join(work, "bare"),
+  bareWithAssets: path.join(work, "bare-with-assets"),
 };
+console.error(`dataset: ${size.videos} videos, ${size.context} context rows → ${state.keeper} (and a copy for each bare peer)`);
+generateDataset(state.keeper, size, { fresh: true });
+for (const peer of ["bare", "bareWithAssets"] as const) {
+  rmSync(state[peer], { recursive: true, force: true });
+  cpSync(state.keeper, state[peer], { recursive: true });
+}
+
+const servers = {} as Record<Peer, DevServer>;
 try {
+  // Keeper first: its build step writes public/vendor/, so the peer with assets sees the same folder.
+  servers.keeper = await startWranglerDev({ persistTo: state.keeper });
+  servers.bare = await startWranglerDev({
+    persistTo: state.bare,
+    config: "bench/bare/wrangler.toml",
+    readyPath: `/context/${readVideo}`,
+  });
+  servers.bareWithAssets = await startWranglerDev({
+    persistTo: state.bareWithAssets,
+    config: "bench/bare/wrangler.assets.toml",
+    readyPath: `/context/${readVideo}`,
+  });
   const token = adminToken();
   const samples: Record<Scenario, Record<Peer, Sample[]>> = {
-    read: { keeper: [], bare: [] },
-    write: { keeper: [], bare: [] },
+    read: { keeper: [], bare: [], bareWithAssets: [] },
+    write: { keeper: [], bare: [], bareWithAssets: [] },
   };
-  const writes2xx: Record<Peer, number> = { keeper: 0, bare: 0 };
+  const writes2xx: Record<Peer, number> = { keeper: 0, bare: 0, bareWithAssets: 0 };
   for (const scenario of ["read", "write"] as const) {
-    for (const peer of ["bare", "keeper"] as const) {
+    for (const peer of peers) {
       const warm = await sample(servers[peer], request(peer, scenario, servers[peer], token), 1);
       if (scenario === "write") writes2xx[peer] += warm.total2xx;
     }
     for (let round = 0; round < rounds; round++) {
-      const order: Peer[] = round % 2 === 0 ? ["bare", "keeper"] : ["keeper", "bare"];
+      const order = peers.map((_, i) => peers[(round + i) % peers.length]);
       for (const peer of order) {
         const measured = await sample(servers[peer], request(peer, scenario, servers[peer], token));
         samples[scenario][peer].push(measured);
@@ -157,17 +176,20 @@ try {
   const results = Object.fromEntries(
     (["read", "write"] as const).map((scenario) => [
       scenario,
-      { keeper: describe(samples[scenario].keeper), bare: describe(samples[scenario].bare) },
+      Object.fromEntries(peers.map((peer) => [peer, describe(samples[scenario][peer])])),
     ]),
   ) as Record<Scenario, Record<Peer, ReturnType<typeof describe>>>;
-  // Per round: keeper's throughput over the bare peer's in the same round; summarized over rounds.
-  const ratio = (scenario: Scenario) =>
-    summarize(samples[scenario].keeper.map((s, round) => s.requestsPerSecond / samples[scenario].bare[round].requestsPerSecond));
+  // Per round: keeper's throughput over a bare peer's in the same round; summarized over rounds.
+  const ratio = (scenario: Scenario, floor: Exclude<Peer, "keeper">) =>
+    summarize(
+      samples[scenario].keeper.map((s, round) => s.requestsPerSecond / samples[scenario][floor][round].requestsPerSecond),
+    );
 
   const rowsWritten: Record<Peer, number> = {
     keeper: await countMemory(servers.keeper.url, token, writeVideo),
-    // The bare peer has no list route; its copy is read through a keeper-shaped query on its own file.
+    // The bare peers have no list route; each counts the rows in its own copy.
     bare: await countBareRows(servers.bare.url),
+    bareWithAssets: await countBareRows(servers.bareWithAssets.url),
   };
   const summary = {
     date: new Date().toISOString(),
@@ -175,13 +197,18 @@ try {
     rounds,
     size,
     connections,
-    peer: "bench/bare: Hono + D1, same SQL, no auth/validation/monitor, its own copy of the database",
-    results,
-    ratios: { read: ratio("read"), write: ratio("write") } satisfies Record<Scenario, Timing>,
-    nothingLost: {
-      keeper: { rowsWritten: rowsWritten.keeper, responses2xx: writes2xx.keeper },
-      bare: { rowsWritten: rowsWritten.bare, responses2xx: writes2xx.bare },
+    peers: {
+      bare: "bench/bare: Hono + D1, same SQL, no auth/validation/monitor, no static assets, its own copy of the database",
+      bareWithAssets:
+        "bench/bare with keeper's public/ as static assets (bench/bare/wrangler.assets.toml), so wrangler dev's asset router runs in front of it as it does for keeper; its own copy of the database",
     },
+    results,
+    // keeper ÷ bareWithAssets: both pay the asset router, so the ratio is keeper's own code.
+    ratios: { read: ratio("read", "bareWithAssets"), write: ratio("write", "bareWithAssets") } satisfies Record<Scenario, Timing>,
+    ratiosVsNoAssets: { read: ratio("read", "bare"), write: ratio("write", "bare") } satisfies Record<Scenario, Timing>,
+    nothingLost: Object.fromEntries(
+      peers.map((peer) => [peer, { rowsWritten: rowsWritten[peer], responses2xx: writes2xx[peer] }]),
+    ),
   };
   mkdirSync(path.dirname(flags.out), { recursive: true });
   writeFileSync(flags.out, `${JSON.stringify(summary, null, 2)}\n`);
@@ -189,20 +216,23 @@ try {
   // Every 2xx must be a stored row; rows beyond that can only be requests still in flight when a
   // sample's clock stopped (at most one per connection per sample), which autocannon no longer counts.
   const samplesTaken = rounds + 1;
-  const lost = (["keeper", "bare"] as const).some((peer) => {
+  const lost = peers.some((peer) => {
     const inFlight = rowsWritten[peer] - writes2xx[peer];
     return inFlight < 0 || inFlight > connections * samplesTaken;
   });
   const failed = (["read", "write"] as const).some(
-    (scenario) => results[scenario].keeper.errors > 0 || results[scenario].keeper.non2xx > 0 || results[scenario].bare.errors > 0,
+    (scenario) =>
+      results[scenario].keeper.errors > 0 ||
+      results[scenario].keeper.non2xx > 0 ||
+      results[scenario].bare.errors > 0 ||
+      results[scenario].bareWithAssets.errors > 0,
   );
   if (lost || failed) {
     console.error(lost ? "rows written differ from 2xx responses" : "errors or non-2xx responses under load");
     process.exitCode = 1;
   }
 } finally {
-  await servers.keeper.stop();
-  await servers.bare.stop();
+  for (const server of Object.values(servers)) await server.stop();
 }
 
 async function countBareRows(url: string): Promise<number> {

@@ -5,9 +5,12 @@ import { root, type Timing } from "./harness";
 /**
  * Reads what this run's benchmarks wrote to bench/results/, prints one table of keeper against each
  * floor (median ratio of the rounds, with min–max) and writes bench/results/summary.json:
- * `{"ratios": {"backup", "restore", "purge", "read", "write"}, "healthReportMs", …}`, each ratio
- * being keeper's throughput ÷ its floor's. A benchmark that did not run this time is null, never
- * taken from an older file: a result counts only when written after `--since` (epoch ms, set by
+ * `{"ratios": {"backup", "restore", "purge", "read", "write"}, "ratiosVsNoAssets": {"read", "write"},
+ * "healthReportMs", …}`, each ratio being keeper's throughput ÷ its floor's. The floor of `read` and
+ * `write` is the bare Worker served with keeper's static assets, as keeper is (bench/load.bench.ts);
+ * `ratiosVsNoAssets` keeps keeper ÷ the same Worker without assets beside them (the rounds' min–max
+ * in `ranges` and `rangesVsNoAssets`). A benchmark that did not run this time is null, never taken
+ * from an older file: a result counts only when written after `--since` (epoch ms, set by
  * bench/run.sh when the run starts).
  */
 const sinceAt = process.argv.indexOf("--since");
@@ -33,7 +36,7 @@ interface ArchivalResults extends WithRatios {
 
 const backups = fresh<BackupResults>("backups");
 const archival = fresh<ArchivalResults>("archival");
-const load = fresh<WithRatios>("load");
+const load = fresh<WithRatios & { ratiosVsNoAssets: Record<"read" | "write", Timing> }>("load");
 const health = fresh<{ report_ms: Timing }>("health");
 
 const rows: { work: string; floor: string; ratio: Timing | undefined; goal: string }[] = [
@@ -45,8 +48,12 @@ const rows: { work: string; floor: string; ratio: Timing | undefined; goal: stri
     goal: ">= 0.8",
   },
   { work: "purge", floor: "one cascading DELETE by sqlite3", ratio: archival?.ratios.purge, goal: ">= 0.83" },
-  { work: "hot read", floor: "bare Hono + D1 Worker", ratio: load?.ratios.read, goal: ">= 0.9" },
-  { work: "write", floor: "bare Hono + D1 Worker", ratio: load?.ratios.write, goal: ">= 0.9" },
+  { work: "hot read", floor: "bare Hono + D1 Worker with keeper's static assets", ratio: load?.ratios.read, goal: ">= 0.9" },
+  { work: "write", floor: "bare Hono + D1 Worker with keeper's static assets", ratio: load?.ratios.write, goal: ">= 0.9" },
+];
+const vsNoAssets = [
+  { name: "read", work: "hot read", ratio: load?.ratiosVsNoAssets.read },
+  { name: "write", work: "write", ratio: load?.ratiosVsNoAssets.write },
 ];
 
 const fmt = (value: number | undefined, digits = 2) => (value === undefined ? "—" : value.toFixed(digits));
@@ -55,6 +62,10 @@ console.log("| --- | --- | --- | --- |");
 for (const row of rows) {
   const range = row.ratio ? `${fmt(row.ratio.median)} (${fmt(row.ratio.min)}–${fmt(row.ratio.max)})` : "not run";
   console.log(`| ${row.work} | ${row.floor} | ${range} | ${row.goal} |`);
+}
+for (const row of vsNoAssets) {
+  const range = row.ratio ? `${fmt(row.ratio.median)} (${fmt(row.ratio.min)}–${fmt(row.ratio.max)})` : "not run";
+  console.log(`| ${row.work} | bare Hono + D1 Worker without static assets | ${range} | — |`);
 }
 const reportMs = health?.report_ms.median;
 console.log(`| health report | — | ${reportMs === undefined ? "not run" : `${fmt(reportMs, 0)} ms (median)`} | < 40 ms |`);
@@ -72,7 +83,9 @@ const summary = {
   ratios: Object.fromEntries(
     (["backup", "restore", "purge", "read", "write"] as const).map((name, i) => [name, rows[i].ratio?.median ?? null]),
   ),
+  ratiosVsNoAssets: Object.fromEntries(vsNoAssets.map((row) => [row.name, row.ratio?.median ?? null])),
   ranges: Object.fromEntries(rows.map((row) => [row.work, row.ratio ?? null])),
+  rangesVsNoAssets: Object.fromEntries(vsNoAssets.map((row) => [row.work, row.ratio ?? null])),
   healthReportMs: reportMs ?? null,
   cpuMsPer1000Rows: cpu,
 };

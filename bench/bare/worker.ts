@@ -1,7 +1,9 @@
 /**
  * The peer for `npm run bench:load` (and the in-D1 purge floor of the archival benchmark): a bare Hono route doing exactly the SQL keeper's data API runs
- * for the same request, with no auth, validation, monitoring or error mapping. Keeper's figures are
- * reported as a fraction of this one's, measured in the same run on a copy of the same local D1.
+ * for the same request, with no auth, validation, monitoring or error mapping. The load benchmark
+ * serves it twice, with keeper's static assets (wrangler.assets.toml, the floor) and without
+ * (wrangler.toml); keeper's figures are reported as a fraction of each, measured in the same run,
+ * every peer on its own copy of the same local D1.
  */
 import { Hono } from "hono";
 

@@ -13,6 +13,7 @@ export interface AppContext {
   config: KeeperConfig;
   /** The raw binding (already wrapped by the query monitor when one is installed). */
   d1: D1Database;
+  /** Drizzle over `d1`, opened on first use: the hottest routes run prepared SQL and never need it. */
   db: Database;
   backups: R2Bucket;
   media: R2Bucket;
@@ -40,6 +41,8 @@ export interface AppDependencies {
     d1: D1Database,
     ctx: { env: Env; config: KeeperConfig; now: () => Date },
   ) => { d1: D1Database; flush: () => Promise<void> };
+  /** Opens the Drizzle client over a request's binding; defaults to src/db/client.ts's. */
+  openDatabase?: (d1: D1Database) => Database;
 }
 
 /**
@@ -71,11 +74,16 @@ export function createContext(
   const wrapped = deps.wrapD1 ? deps.wrapD1(env.DB, { env, config, now }) : env.DB;
   const monitor = deps.queryMonitor?.(wrapped, { env, config, now });
   const d1 = monitor?.d1 ?? wrapped;
+  const open = deps.openDatabase ?? openDatabase;
+  let db: Database | undefined;
   return {
     env,
     config,
     d1,
-    db: openDatabase(d1),
+    get db() {
+      db ??= open(d1);
+      return db;
+    },
     backups: env.BACKUPS,
     media: env.MEDIA,
     now,

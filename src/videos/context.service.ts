@@ -4,7 +4,7 @@ import { decodeCursor, isSingleNumber } from "../platform/cursor";
 import { explainMissingLiveVideo, liveVideoExists } from "./live-parent";
 import { toPage } from "./paging";
 import { logStoredProblems, presentContext } from "./present";
-import { listContextQuery } from "./queries";
+import { contextListStatement } from "./queries";
 import type { ContextInput } from "./validators";
 import { getVideo } from "./videos.service";
 
@@ -68,7 +68,12 @@ export async function listContext({
   input: { videoId: string; contextType?: string; cursor?: string; limit: number };
 }) {
   const after = input.cursor ? decodeCursor(input.cursor, isSingleNumber)[0] : undefined;
-  const rows = await listContextQuery(ctx.db, { ...input, afterId: after, limit: input.limit + 1 });
+  const statement = contextListStatement({ ...input, afterId: after, limit: input.limit + 1 });
+  const { results } = await ctx.d1
+    .prepare(statement.sql)
+    .bind(...statement.params)
+    .all<RawContextRow>();
+  const rows = results.map(fromRaw);
   // Only an empty page needs the second query that tells "no such video" (404) from "nothing yet".
   if (rows.length === 0) await getVideo({ ctx, input: { id: input.videoId, includeDeleted: true } });
   const page = toPage(rows, input.limit, presentContext, (row) => [row.id]);

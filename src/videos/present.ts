@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { conversations, memory, messages, videoContext, videos } from "../db/schema";
+import { isoFromEpochMs, maxEpochMs } from "../platform/iso-time";
 import type { Logger } from "../platform/logger";
 
 /**
@@ -30,13 +31,12 @@ const rawText = (value: unknown) => (value === null || value === undefined ? nul
 
 function iso(ms: number | null, field: string, problems: Problems): string | null {
   if (ms === null) return null;
-  const date = new Date(ms);
-  if (typeof ms === "number" && Number.isFinite(date.getTime())) return date.toISOString();
+  if (typeof ms === "number" && Math.abs(ms) <= maxEpochMs) return isoFromEpochMs(ms);
   problems.push({ field, problem: "not a time in milliseconds since the epoch", raw: rawText(ms) });
   return null;
 }
 
-const requiredIso = (ms: number, field: string, problems: Problems) => iso(ms, field, problems) ?? new Date(0).toISOString();
+const requiredIso = (ms: number, field: string, problems: Problems) => iso(ms, field, problems) ?? isoFromEpochMs(0);
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === "object" && !Array.isArray(value);

@@ -1,4 +1,5 @@
-import { and, asc, desc, eq, gt, isNull, lt, or, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, isNull, lt, or, Placeholder, type SQL, sql } from "drizzle-orm";
+import { QueryBuilder } from "drizzle-orm/sqlite-core";
 import type { Database } from "../db/client";
 import { conversations, memory, messages, videoContext, videos } from "../db/schema";
 
@@ -23,19 +24,63 @@ export function listVideosQuery(db: Database, input: { includeDeleted: boolean; 
     .limit(input.limit);
 }
 
-export function listContextQuery(
-  db: Database,
-  input: { videoId: string; contextType?: string; afterId?: number; limit: number },
-) {
+type ContextListInput = { videoId: string; contextType?: string; afterId?: number; limit: number };
+
+function contextListConditions(input: {
+  videoId: string | Placeholder;
+  contextType?: string | Placeholder;
+  afterId?: number | Placeholder;
+}) {
   const conditions: SQL[] = [eq(videoContext.videoId, input.videoId)];
   if (input.contextType) conditions.push(eq(videoContext.contextType, input.contextType));
   if (input.afterId !== undefined) conditions.push(gt(videoContext.id, input.afterId));
-  return db
+  return and(...conditions);
+}
+
+export function listContextQuery(db: Database, input: ContextListInput) {
+  return db.select().from(videoContext).where(contextListConditions(input)).orderBy(asc(videoContext.id)).limit(input.limit);
+}
+
+type ContextListShape = { byType: boolean; afterId: boolean };
+
+/**
+ * The context list is the data API's hottest read: building its SQL through Drizzle on every request
+ * cost more CPU than running it. The SQL depends only on which filters are present, so it is built
+ * once per shape of the filters per isolate (with placeholders) and each request binds its values.
+ */
+const contextListSqlByShape = new Map<string, { sql: string; names: string[] }>();
+
+function contextListSql(shape: ContextListShape) {
+  const key = `${shape.byType}:${shape.afterId}`;
+  const known = contextListSqlByShape.get(key);
+  if (known) return known;
+  const built = new QueryBuilder()
     .select()
     .from(videoContext)
-    .where(and(...conditions))
+    .where(
+      contextListConditions({
+        videoId: sql.placeholder("videoId"),
+        contextType: shape.byType ? sql.placeholder("contextType") : undefined,
+        afterId: shape.afterId ? sql.placeholder("afterId") : undefined,
+      }),
+    )
     .orderBy(asc(videoContext.id))
-    .limit(input.limit);
+    .limit(sql.placeholder("limit"))
+    .toSQL();
+  const names = built.params.map((param) => {
+    if (!(param instanceof Placeholder)) throw new Error("context list SQL has a value that is not a placeholder");
+    return param.name as string;
+  });
+  const statement = { sql: built.sql, names };
+  contextListSqlByShape.set(key, statement);
+  return statement;
+}
+
+/** The SQL and values of `listContextQuery(db, input)`, without building it anew for each request. */
+export function contextListStatement(input: ContextListInput): { sql: string; params: unknown[] } {
+  const statement = contextListSql({ byType: Boolean(input.contextType), afterId: input.afterId !== undefined });
+  const values: Record<string, unknown> = input;
+  return { sql: statement.sql, params: statement.names.map((name) => values[name]) };
 }
 
 /** Latest moments first, as idx_memory_video_timestamp (video_id, timestamp DESC) stores them. */

@@ -92,6 +92,33 @@ describe("query strings", () => {
     );
   });
 
+  it("an unknown parameter is refused wherever it stands, on routes with and without declared parameters", async () => {
+    const { id } = await seedVideo();
+    for (const [method, path] of [
+      ["GET", `/v1/videos/${id}/context?colour=red`],
+      ["GET", `/v1/videos/${id}/context?limit=5&colour=red`],
+      ["GET", `/v1/videos/${id}?colour=red`],
+      ["POST", `/v1/videos/${id}/memory?colour=red`],
+    ]) {
+      const res = await call(method, path, method === "POST" ? { body: { timestamp: 1, content: "note" } } : {});
+      expect(res.status, path).toBe(400);
+      expect(
+        (await json<Problem>(res)).errors?.map((error) => error.path),
+        path,
+      ).toEqual(["query.colour"]);
+    }
+  });
+
+  it("a URL with no parameters, or an empty query string, is answered", async () => {
+    const { id } = await seedVideo();
+    for (const path of [`/v1/videos/${id}/context`, `/v1/videos/${id}/context?`, `/v1/videos/${id}`, `/v1/videos/${id}?`]) {
+      expect((await call("GET", path, { token: "read" })).status, path).toBe(200);
+    }
+    for (const path of [`/v1/videos/${id}/memory`, `/v1/videos/${id}/memory?`]) {
+      expect((await call("POST", path, { body: { timestamp: 1, content: "note" } })).status, path).toBe(201);
+    }
+  });
+
   it("numbers are decimal digits only", async () => {
     for (const limit of ["0x10", "1e1", "+16", " 16", "16.0", "016", "", "Infinity"]) {
       const res = await call("GET", `/v1/videos?limit=${encodeURIComponent(limit)}`, { token: "read" });
