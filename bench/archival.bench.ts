@@ -3,7 +3,7 @@ import { copyFileSync, cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs"
 import path from "node:path";
 import { generateDataset } from "./dataset";
 import {
-  adminToken,
+  adminJsonHeaders,
   localDatabaseFile,
   parseFlags,
   processTreeCpuSeconds,
@@ -130,7 +130,7 @@ async function keeperPurge(round: number): Promise<Measured & { videos: number; 
   let purgedRows = 0;
   let measured: Measured;
   try {
-    const headers = { Authorization: `Bearer ${adminToken()}`, "Content-Type": "application/json" };
+    const headers = adminJsonHeaders();
     const cpuBefore = processTreeCpuSeconds(server.pid);
     const since = performance.now();
     // The retention policy runs as a Workflow job: start it, then follow its run until it ends

@@ -3,7 +3,7 @@ import { copyFileSync, mkdirSync, rmSync, statSync, symlinkSync, writeFileSync }
 import path from "node:path";
 import { generateDataset, referenceSize } from "./dataset";
 import {
-  adminToken,
+  adminJsonHeaders,
   backupOverHttp,
   type DevServer,
   followRun,
@@ -59,7 +59,7 @@ const results: Record<string, unknown> = { size, rows, rounds, database_bytes: s
 const cpuMsPer1000Rows = (cpuSeconds: number) => (cpuSeconds * 1000) / (rows / 1000);
 let since = performance.now();
 
-const headers = { Authorization: `Bearer ${adminToken()}`, "Content-Type": "application/json" };
+const headers = adminJsonHeaders();
 
 interface Measured {
   seconds: number;

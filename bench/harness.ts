@@ -28,6 +28,16 @@ export function adminToken(): string {
   return ensureDevVars().KEEPER_ADMIN_TOKEN.split(",")[0].trim();
 }
 
+/**
+ * Headers for a benchmark's admin calls (JSON bodies). `Connection: close`: a job is followed by
+ * polling, and a POST after a long pause (the floor's turn) could otherwise go out on a pooled
+ * socket that wrangler dev has just closed as idle, failing with "other side closed" (seen on
+ * every run of the backups benchmark at scale 1 on a slower machine).
+ */
+export function adminJsonHeaders(): Record<string, string> {
+  return { Authorization: `Bearer ${adminToken()}`, "Content-Type": "application/json", Connection: "close" };
+}
+
 /** `wrangler d1 migrations apply DB --local` into a given state folder (non-interactive). */
 export function applyLocalMigrations(persistTo: string): void {
   execFileSync(bin("wrangler"), ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo], {

@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { type DatasetSize, generateDataset } from "./dataset";
-import { adminToken, type DevServer, parseFlags, root, startWranglerDev } from "./harness";
+import { adminJsonHeaders, type DevServer, parseFlags, root, startWranglerDev } from "./harness";
 
 /**
  * npm run bench:scale -- --rows N: the 10 GB question, measured on a smaller database. Builds a
@@ -47,7 +47,7 @@ interface RunRecord {
   counts: Record<string, number | string | boolean | null> | null;
 }
 
-const headers = { Authorization: `Bearer ${adminToken()}`, "Content-Type": "application/json" };
+const headers = adminJsonHeaders();
 
 async function post(server: DevServer, route: string, body: unknown) {
   const response = await fetch(`${server.url}${route}`, { method: "POST", headers, body: JSON.stringify(body) });
