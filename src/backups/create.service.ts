@@ -225,12 +225,12 @@ async function readDumpPage(
   after: string | null,
 ): Promise<DumpPage | null> {
   const bounds = { after, upTo: table.highWater };
-  const lines = await readPageLines(d1, table, bounds, { shorten: true });
+  const lines = await readPageLines(d1, table, bounds);
   if (lines !== null) {
     if (lines.rows === 0 || lines.lastRowid === null) return null;
     const sql = renderLines(table.name, columns, lines.text);
     if (sql !== null)
-      return { sql, digest: pageTextDigest(lines.text), rows: lines.rows, lastRowid: lines.lastRowid, cut: lines.cut };
+      return { sql, digest: pageTextDigest(lines.text), rows: lines.rows, lastRowid: lines.lastRowid, cut: false };
   }
   const { rows, cut } = await readPage(d1, table, bounds, { shorten: true });
   if (rows.length === 0) return null;

@@ -196,16 +196,12 @@ export async function readPage(
 /** Rows per query of readPageLines: at ~350 bytes a row, a result under D1's 2 MB per value. */
 export const LINES_PER_QUERY = 2500;
 /**
- * The most bytes of lines one query joins: D1 refuses any value over 2,000,000 bytes, the joined
- * lines included (local D1 does not), so rows that would go past this end the page early or are
- * read value by value.
+ * The most bytes of lines one query may join: D1 refuses to build any value over 2,000,000 bytes,
+ * the joined lines included (local D1 does not), so a page whose lines pass this is read value by
+ * value instead. Checked after the fact, not by sizing each line first: that costs the common page
+ * ~15% (measured), and production refuses the rare too-long join by itself (SQLITE_TOOBIG, caught).
  */
 export const LINES_MAX_BYTES = 1_900_000;
-/**
- * The widest row readPageLines writes as a line: its literals take up to twice its bytes, and a
- * line SQLite builds is a value D1 refuses past 2,000,000 bytes. A wider row goes to readPage.
- */
-export const LINE_ROW_BYTES = 900_000;
 /**
  * D1 queries one page takes at most: its queries as lines (each maybe twice; see exactLiteralOf),
  * and value by value (readPage: the page, then one batch for long and re-read values).
@@ -219,6 +215,8 @@ const NOT_IN_LINES = /[\u0000-\u0009\u000b-\u001f\u007f\uFFFD]/;
  * bound as a parameter, so no control character is ever part of the SQL text.
  */
 const HEX_TEXT_GLOB = "*[\u0001-\u001f\u007f\uFFFD]*";
+/** D1's error for a value it would not build (over 2,000,000 bytes). */
+const TOO_BIG = /SQLITE_TOOBIG|string or blob too big/;
 
 /**
  * readPage's literal of one column, written by SQLite alone. With `glob`, text with a control
@@ -245,68 +243,61 @@ export interface PageLines {
   rows: number;
   lastRowid: string | null;
   text: string;
-  /** The page ended early (shorten): its next line would have passed LINES_MAX_BYTES. */
-  cut: boolean;
 }
 
 /**
  * The same page as readPage, as the rows' lines joined by "\n" (what pageDigest hashes), each
  * whole line written by SQLite: one string per LINES_PER_QUERY rows crosses into the Worker
  * instead of one per value. Null when a result shows U+FFFD or a control character besides the
- * separators: a value that is not valid UTF-8 (D1 decoded it to U+FFFD) or a row wider than
- * LINE_ROW_BYTES (written as char(1)) is in it, so the caller reads the page with readPage
- * instead. Lines that would join past LINES_MAX_BYTES end a shortened page there, and otherwise
- * (or when the first row alone would) also give null.
+ * separators (a value that is not valid UTF-8, which D1 decoded to U+FFFD, is in it), or when its
+ * lines join past LINES_MAX_BYTES (or D1 refused to join them): the caller then reads the page
+ * with readPage instead.
  */
 export async function readPageLines(
   d1: D1Database,
   table: Pick<TableInfo, "name" | "columns" | "rowidAlias">,
   bounds: PageBounds,
-  { limit = PAGE_ROWS, shorten = false }: PageShape = {},
+  { limit = PAGE_ROWS }: PageShape = {},
 ): Promise<PageLines | null> {
-  const columns = dumpColumns(table);
   const line = (glob: boolean) =>
-    `CASE WHEN ${rowSize(columns)} > ${LINE_ROW_BYTES} THEN char(1) ELSE '(' || ${columns
+    `'(' || ${dumpColumns(table)
       .map((column) => exactLiteralOf(column, glob))
-      .join(" || ', ' || ")} || ')' END`;
+      .join(" || ', ' || ")} || ')'`;
   const texts: string[] = [];
   let rows = 0;
   let after = bounds.after;
-  let cut = false;
   while (rows < limit) {
     const where = [
       after === null ? null : "rowid > CAST(?1 AS INTEGER)",
       bounds.upTo === null ? null : "rowid <= CAST(?2 AS INTEGER)",
     ].filter(Boolean);
     const take = Math.min(LINES_PER_QUERY, limit - rows);
-    // `fit` counts the rows whose lines, joined, stay within LINES_MAX_BYTES; `all` the rows asked for.
     const query = async (glob: boolean) => {
-      const [[all, fit, last, text]] = await d1
-        .prepare(
-          `WITH page AS (SELECT rowid AS r, ${line(glob)} AS l FROM ${quoteIdentifier(table.name)}${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY rowid LIMIT ?3),
-           sized AS (SELECT r, l, sum(length(CAST(l AS BLOB)) + 1) OVER (ORDER BY r ROWS UNBOUNDED PRECEDING) AS bytes FROM page)
-           SELECT (SELECT count(*) FROM page), count(*), quote(max(r)), group_concat(l, char(10)) FROM (SELECT r, l FROM sized WHERE bytes <= ${LINES_MAX_BYTES} ORDER BY r)`,
-        )
-        .bind(...[after, bounds.upTo, take, ...(glob ? [HEX_TEXT_GLOB] : [])])
-        .raw<[number, number, string, string | null]>();
-      return { all, count: fit, last, text };
+      try {
+        const [[count, last, text]] = await d1
+          .prepare(
+            `SELECT count(*), quote(max(r)), group_concat(l, char(10)) FROM (SELECT rowid AS r, ${line(glob)} AS l FROM ${quoteIdentifier(table.name)}${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY rowid LIMIT ?3)`,
+          )
+          .bind(...[after, bounds.upTo, take, ...(glob ? [HEX_TEXT_GLOB] : [])])
+          .raw<[number, string, string | null]>();
+        return { count, last, text };
+      } catch (error) {
+        if (error instanceof Error && TOO_BIG.test(error.message)) return null;
+        throw error;
+      }
     };
-    let { all, count, last, text } = await query(false);
-    if (all === 0) break;
-    // Not even one row fits, or a whole page was asked for: value by value instead.
-    if (count === 0 || text === null || (count < all && !shorten)) return null;
-    if (!plainLines(text, count)) ({ all, count, last, text } = await query(true));
-    if (count === 0 || text === null || (count < all && !shorten) || !plainLines(text, count)) return null;
-    texts.push(text);
-    rows += count;
-    after = last;
-    if (count < all) {
-      cut = true;
-      break;
-    }
-    if (count < take) break;
+    let answer = await query(false);
+    if (answer !== null && answer.count === 0) break;
+    if (answer !== null && answer.text !== null && !plainLines(answer.text, answer.count)) answer = await query(true);
+    if (answer === null || answer.text === null || !plainLines(answer.text, answer.count)) return null;
+    // Byte length without encoding: UTF-16 units bound the UTF-8 bytes at 3 each, and from below at 1.
+    if (answer.text.length * 3 > LINES_MAX_BYTES && encoder.encode(answer.text).byteLength > LINES_MAX_BYTES) return null;
+    texts.push(answer.text);
+    rows += answer.count;
+    after = answer.last;
+    if (answer.count < take) break;
   }
-  return { rows, lastRowid: rows === 0 ? null : after, text: texts.join("\n"), cut };
+  return { rows, lastRowid: rows === 0 ? null : after, text: texts.join("\n") };
 }
 
 /** pageDigest of a page read as its lines (the same bytes: its lines joined by "\n"). */
@@ -343,7 +334,7 @@ export async function digestPage(
   shape: PageShape = {},
 ): Promise<{ rows: number; digest: string; lastRowid: string | null; cut: boolean }> {
   const lines = await readPageLines(d1, table, bounds, shape);
-  if (lines !== null) return { rows: lines.rows, digest: pageTextDigest(lines.text), lastRowid: lines.lastRowid, cut: lines.cut };
+  if (lines !== null) return { rows: lines.rows, digest: pageTextDigest(lines.text), lastRowid: lines.lastRowid, cut: false };
   const page = await readPage(d1, table, bounds, shape);
   return {
     rows: page.rows.length,

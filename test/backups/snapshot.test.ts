@@ -27,7 +27,7 @@ function writingDuringPages(victim: string, edited: number) {
       return (sql: string) => {
         const statement = target.prepare(sql);
         // A page read: value by value (readPage) or as lines (readPageLines).
-        if (!/^(SELECT (quote\()?rowid|WITH page AS)/.test(sql)) return statement;
+        if (!/^(SELECT (NULL, )?quote\(rowid\)|WITH sized AS|SELECT count\(\*\), quote\(max\(r\)\))/.test(sql)) return statement;
         return {
           bind: (...values: unknown[]) => ({
             raw: async () => {
