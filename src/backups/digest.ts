@@ -257,7 +257,7 @@ export async function readPageLines(
   d1: D1Database,
   table: Pick<TableInfo, "name" | "columns" | "rowidAlias">,
   bounds: PageBounds,
-  { limit = PAGE_ROWS }: PageShape = {},
+  { limit = PAGE_ROWS }: { limit?: number } = {},
 ): Promise<PageLines | null> {
   const line = (glob: boolean) =>
     `'(' || ${dumpColumns(table)
@@ -331,16 +331,15 @@ export async function digestPage(
   d1: D1Database,
   table: Pick<TableInfo, "name" | "columns" | "rowidAlias">,
   bounds: PageBounds,
-  shape: PageShape = {},
-): Promise<{ rows: number; digest: string; lastRowid: string | null; cut: boolean }> {
+  shape: { limit?: number } = {},
+): Promise<{ rows: number; digest: string; lastRowid: string | null }> {
   const lines = await readPageLines(d1, table, bounds, shape);
-  if (lines !== null) return { rows: lines.rows, digest: pageTextDigest(lines.text), lastRowid: lines.lastRowid, cut: false };
+  if (lines !== null) return { rows: lines.rows, digest: pageTextDigest(lines.text), lastRowid: lines.lastRowid };
   const page = await readPage(d1, table, bounds, shape);
   return {
     rows: page.rows.length,
     digest: pageDigest(page.rows.map((row) => rowLine(row.literals))),
     lastRowid: page.rows.length === 0 ? null : page.rows[page.rows.length - 1].rowid,
-    cut: page.cut,
   };
 }
 
