@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { zstdCompressSync } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { digestTable } from "../../src/backups/digest";
 import { at } from "../archival/support";
 import { seedVideo } from "../support/factories";
 import { backupNow, exactRows, hex, manifestOf, now, objectSql, restore, statementsOf } from "./support";
@@ -192,6 +193,13 @@ describe("backups restore every stored value exactly", () => {
     // A page ends at the last row that starts within 4,000,000 bytes of values: 1.5 + 1.4 + 1.1 MB;
     // then 1.0 + 0.96 + 1.425 MB and seven 90 KB rows; then the other 33 rows of 90 KB.
     expect(table.page_rows).toEqual([3, 10, 33]);
+    // The live table digested along the recorded pages gives the manifest's digest.
+    const live = await digestTable(
+      env.DB,
+      { name: "wide_probe", columns: table.columns, rowidAlias: table.rowid_alias },
+      table.page_rows,
+    );
+    expect(live).toEqual({ rows: wide.length, sha256: table.sha256 });
     expect((await at(now, "POST", `/admin/backups/${backup.id}/verify`)).body.ok).toBe(true);
     const restored = await restore(backup.id, { target: "scratch", force: true, tables: ["wide_probe"] });
     expect(restored.body, JSON.stringify(restored.body).slice(0, 500)).toMatchObject({ verified: true });

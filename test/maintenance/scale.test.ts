@@ -78,9 +78,14 @@ describe("long jobs through many steps (budget lowered)", () => {
       sha256: string;
       columns: string[];
       rowid_alias: string | null;
+      page_rows?: number[];
     }[]) {
       if (table.name === "keeper_job_runs" || table.name === "keeper_audit_log") continue;
-      const live = await digestTable(env.DB, { name: table.name, columns: table.columns, rowidAlias: table.rowid_alias });
+      const live = await digestTable(
+        env.DB,
+        { name: table.name, columns: table.columns, rowidAlias: table.rowid_alias },
+        table.page_rows,
+      );
       expect({ table: table.name, ...live }).toEqual({ table: table.name, rows: table.rows, sha256: table.sha256 });
     }
     expect(manifest.tables.find((table: { name: string }) => table.name === "messages").rows).toBe(200_000);
