@@ -64,6 +64,18 @@ describe("a page read as lines written by SQLite", () => {
     expect(lines.length).toBeLessThan(PAGE_ROWS);
   });
 
+  it("sees every character SQLite's quote() leaves raw that a line must not hold, one by one", async () => {
+    // Every control character (a raw "\n" breaks the line count), DEL and U+FFFD, in text.
+    const codes = [...Array.from({ length: 0x20 }, (_, code) => code), 0x7f, 0xfffd];
+    await seed(codes.map((code) => `'a' || char(${code}) || 'b'`));
+    for (let i = 0; i < codes.length; i++) {
+      const around = { after: String(i), upTo: String(i + 1) };
+      const expected = (await readPage(env.DB, table, around)).rows.map((row) => rowLine(row.literals));
+      expect(expected[0], `char ${codes[i]}`).toMatch(/^\(\d+, CAST\(X'61[0-9A-F]+62' AS TEXT\)\)$/);
+      expect((await readPageLines(env.DB, table, around))?.text.split("\n"), `char ${codes[i]}`).toEqual(expected);
+    }
+  });
+
   it("splits statements at the same rows as renderPage", async () => {
     const long = `'${"x".repeat(30_000)}'`;
     await seed([long, long, long, long, "'日本語'", long]);
