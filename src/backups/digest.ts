@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { dumpColumns, quoteIdentifier, type TableInfo } from "./introspect";
+import { utf8Bytes } from "./utf8-bytes";
 
 /** Rows per page: the unit of reading, digesting and (as SQL) compressing. */
 export const PAGE_ROWS = 5000;
@@ -296,8 +297,7 @@ export async function readPageLines(
     if (answer !== null && answer.count === 0) break;
     if (answer !== null && answer.text !== null && !plainLines(answer.text, answer.count)) answer = await query(true);
     if (answer === null || answer.text === null || !plainLines(answer.text, answer.count)) return null;
-    // Byte length without encoding: UTF-16 units bound the UTF-8 bytes at 3 each, and from below at 1.
-    if (answer.text.length * 3 > LINES_MAX_BYTES && encoder.encode(answer.text).byteLength > LINES_MAX_BYTES) return null;
+    if (utf8Bytes(answer.text) > LINES_MAX_BYTES) return null;
     texts.push(answer.text);
     rows += answer.count;
     after = answer.last;

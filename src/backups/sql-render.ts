@@ -1,5 +1,6 @@
 import { type PageRow, quotedTextHex, rowLine } from "./digest";
 import { quoteIdentifier } from "./introspect";
+import { isAscii, utf8Bytes } from "./utf8-bytes";
 
 /**
  * SQL text that `wrangler d1 execute --file` (and sqlite3) replays unchanged: multi-row INSERTs
@@ -24,13 +25,6 @@ export const RESTORE_POSITION_TABLE = "keeper_restore_position";
 export const PART_BYTES = 49_000;
 /** In a row that needs staging, values longer than this (in bytes of SQL) are staged. */
 const STAGE_ABOVE_BYTES = 2_000;
-
-const encoder = new TextEncoder();
-// biome-ignore lint/suspicious/noControlCharactersInRegex: any non-ASCII code unit means the byte count differs
-const NON_ASCII = /[^\u0000-\u007f]/;
-
-/** UTF-8 length of `text`: its length when it is ASCII (the common case), else encoded. */
-export const utf8Bytes = (text: string) => (NON_ASCII.test(text) ? encoder.encode(text).byteLength : text.length);
 
 /** The exact bytes a TEXT or BLOB literal stands for, as upper-case hex, and its storage class. */
 export function literalBytes(literal: string): { hex: string; type: "TEXT" | "BLOB" } {
@@ -108,7 +102,7 @@ export function renderPage(table: string, columns: string[], rows: PageRow[]): {
 export function renderLines(table: string, columns: string[], text: string): string | null {
   const head = `${insertHead(table, columns)} VALUES\n`;
   const headBytes = utf8Bytes(head) + ";\n".length;
-  const ascii = !NON_ASCII.test(text);
+  const ascii = isAscii(text);
   const out: string[] = [];
   // Rows text[from, end) go into the statement being built; size counts its bytes so far.
   let from = 0;
