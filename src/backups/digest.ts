@@ -295,6 +295,8 @@ export async function readPageLines(
     };
     let answer = await query(false);
     if (answer !== null && answer.count === 0) break;
+    // Too long is too long whatever it holds: not scanned, and not joined again by a second query.
+    if (answer?.text && utf8Bytes(answer.text) > LINES_MAX_BYTES) return null;
     if (answer !== null && answer.text !== null && !plainLines(answer.text, answer.count)) answer = await query(true);
     if (answer === null || answer.text === null || !plainLines(answer.text, answer.count)) return null;
     if (utf8Bytes(answer.text) > LINES_MAX_BYTES) return null;

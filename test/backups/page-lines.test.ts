@@ -98,6 +98,13 @@ describe("a page read as lines written by SQLite", () => {
       digest: pageDigest(reference),
       lastRowid: "30",
     });
+    // Too long and holding a raw control character: handed back after one query, not asked again.
+    await seed(Array.from({ length: 30 }, () => `'${"x".repeat(90_000)}' || char(9)`));
+    let queries = 0;
+    const counted = countD1Calls(env.DB, () => queries++);
+    expect(await readPageLines(counted, table, bounds)).toBeNull();
+    expect(queries).toBe(1);
+    await seed(Array.from({ length: 30 }, () => long));
     // Within the limit the page is still one joined read.
     const within = await readPageLines(refuseOversizedValues(env.DB), table, { after: null, upTo: "20" });
     expect(within?.rows).toBe(20);
