@@ -91,6 +91,11 @@ export interface RestoreState {
     mismatches: string[];
     foreignKeyViolations: number;
   };
+  /**
+   * Milliseconds each phase's steps took (a rollback's phases as `rollback_<phase>`): what the run
+   * record reports as `<phase>_ms`, so an operator sees where a restore spent its time.
+   */
+  phaseMs?: Record<string, number>;
   /** Consecutive failures of the current unit of work (reset by every unit that succeeds). */
   failures: number;
   error: string | null;
@@ -155,9 +160,22 @@ function sliceOf(state: RestoreState): JobSlice<RestoreState> {
       safety_backup: state.safetyId,
       rows_written: state.rowsWritten,
       ...(state.mode === "rollback" ? { rolling_back: true, error: state.error } : {}),
+      ...phaseCounts(state),
     },
   };
 }
+
+const phaseKey = (state: Pick<RestoreState, "mode" | "phase">) =>
+  state.mode === "rollback" ? `rollback_${state.phase}` : state.phase;
+
+/** Adds the time since `startedAt` to the phase a step worked in. */
+function countPhaseTime(ctx: AppContext, state: RestoreState, key: string, startedAt: number) {
+  state.phaseMs ??= {};
+  state.phaseMs[key] = (state.phaseMs[key] ?? 0) + Math.max(0, ctx.now().getTime() - startedAt);
+}
+
+const phaseCounts = (state: RestoreState): RunCounts =>
+  Object.fromEntries(Object.entries(state.phaseMs ?? {}).map(([phase, ms]) => [`${phase}_ms`, ms]));
 
 /** Reads objects (one R2 read each) while the step has room; closes each table with its last object. */
 async function checkSome(ctx: StepContext, state: RestoreState): Promise<void> {
@@ -566,17 +584,23 @@ export const restoreJobDefinition: JobDefinition<RestoreJobInput, RestoreState> 
       position: { object: 0, at: OBJECT_START },
       rowsWritten: 0,
       verify: freshVerify(),
+      phaseMs: {},
       failures: 0,
       error: null,
       outcome: null,
     };
     await keepScratchLease(ctx, state, true);
+    const startedAt = ctx.now().getTime();
     await stoppingCleanly(ctx, state, () => checkSome(ctx, state));
+    countPhaseTime(ctx, state, "check", startedAt);
     return sliceOf(state);
   },
   async advance({ ctx, state }) {
     await keepScratchLease(ctx, state, false);
-    return sliceOf(await stoppingCleanly(ctx, state, () => advanceRestore(ctx, state)));
+    const [key, startedAt] = [phaseKey(state), ctx.now().getTime()];
+    const next = await stoppingCleanly(ctx, state, () => advanceRestore(ctx, state));
+    countPhaseTime(ctx, next, key, startedAt);
+    return sliceOf(next);
   },
   async finish({ ctx, state }) {
     await giveScratchLeaseBack(ctx, state);
@@ -600,6 +624,7 @@ export const restoreJobDefinition: JobDefinition<RestoreJobInput, RestoreState> 
       verified: true,
       foreign_key_violations: 0,
       safety_backup: state.safetyId,
+      ...phaseCounts(state),
     };
   },
   failureHint: safetyHint,

@@ -40,6 +40,21 @@ function committingThenFailing(d1: D1Database, failOn: number) {
   });
 }
 
+/** SCRATCH_DB whose every batch (the schema, each batch of rows, the tables step) takes `ms` longer. */
+function slowBatches(d1: D1Database, ms: number) {
+  return new Proxy(d1, {
+    get(target, property) {
+      const value = Reflect.get(target, property);
+      if (typeof value !== "function") return value;
+      if (property !== "batch") return value.bind(target);
+      return async (statements: D1PreparedStatement[]) => {
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        return target.batch(statements);
+      };
+    },
+  });
+}
+
 describe("the restore job", () => {
   it("spreads check, apply and verify over many steps when the budget is small, and ends equal to the source", async () => {
     await seedSome(12);
@@ -151,5 +166,23 @@ describe("the restore job", () => {
     await expect(async () => {
       for await (const _ of objectStatements(ctx, object, etag, OBJECT_START));
     }).rejects.toThrow(/changed after it was checked/);
+  });
+  it("reports the time each phase took, and puts a slow target's time in the phases that write to it", async () => {
+    await seedSome(6);
+    const backup = await backupNow();
+    const delay = 400;
+    const local = await restoreWith(
+      backup.id,
+      { target: "scratch", force: true },
+      { SCRATCH_DB: slowBatches(env.SCRATCH_DB, delay) },
+    );
+    expect(local.run?.status, local.run?.error ?? "").toBe("succeeded");
+    const counts = local.counts as Record<string, number>;
+    for (const phase of ["schema", "data", "tables"]) expect(counts[`${phase}_ms`], phase).toBeGreaterThanOrEqual(delay);
+    for (const phase of ["check", "verify"]) expect(counts[`${phase}_ms`], phase).toBeLessThan(delay);
+    expect(counts).not.toHaveProperty("safety_ms");
+    expect(counts.check_ms + counts.schema_ms + counts.data_ms + counts.tables_ms + counts.verify_ms).toBeLessThanOrEqual(
+      counts.step_ms_total,
+    );
   });
 });

@@ -114,6 +114,7 @@ describe("a restore never destroys first", () => {
           if (audit?.outcome === "rolled_back") {
             expect(audit, label).toMatchObject({ verified: true });
             expect(result.counts?.safety_backup, label).toBe(audit.safety_backup);
+            expect(result.counts, label).toHaveProperty("rollback_verify_ms");
             expect(result.run?.error, label).toContain(`restored from safety backup ${audit.safety_backup} and verified`);
           }
         }
@@ -147,7 +148,13 @@ describe("a restore never destroys first", () => {
     const safety = killed.counts?.safety_backup as string;
     expect(safety).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{4}$/);
     const shown = await at(now, "GET", `/admin/jobs/${killed.runId}`, { token: "read" });
-    expect(shown.body.counts).toMatchObject({ backup: backup.id, target: "main", safety_backup: safety });
+    expect(shown.body.counts).toMatchObject({
+      backup: backup.id,
+      target: "main",
+      safety_backup: safety,
+      check_ms: expect.any(Number),
+      safety_ms: expect.any(Number),
+    });
     expect(await state(env.DB)).not.toEqual(before);
     await env.DB.prepare("DELETE FROM keeper_leases WHERE name = 'backups.restore'").run();
     await env.DB.prepare("UPDATE keeper_job_runs SET status = 'failed' WHERE id = ?").bind(killed.runId).run();
