@@ -79,7 +79,18 @@ async function keeperBackup(server: DevServer): Promise<Measured & { backupId: s
   };
 }
 
-async function keeperRestore(server: DevServer, backupId: string): Promise<Measured & { verified: boolean }> {
+/** The restore's phases (`check_ms`, `data_ms`, … in its run's counts), in seconds. */
+const phasesOf = (counts: Record<string, unknown>) =>
+  Object.fromEntries(
+    Object.entries(counts)
+      .filter(([key, value]) => /^[a-z_]+_ms$/.test(key) && !/step_ms/.test(key) && typeof value === "number")
+      .map(([key, value]) => [key.slice(0, -3), (value as number) / 1000]),
+  );
+
+async function keeperRestore(
+  server: DevServer,
+  backupId: string,
+): Promise<Measured & { verified: boolean; phases: Record<string, number> }> {
   const cpuBefore = processTreeCpuSeconds(server.pid);
   const since = performance.now();
   const response = await fetch(`${server.url}/admin/backups/${backupId}/restore`, {
@@ -95,6 +106,7 @@ async function keeperRestore(server: DevServer, backupId: string): Promise<Measu
     seconds: seconds(since),
     cpuSeconds: processTreeCpuSeconds(server.pid) - cpuBefore,
     verified: counts.verified === true,
+    phases: phasesOf(counts),
   };
 }
 
@@ -106,6 +118,32 @@ const floorReplay = () => {
   rmSync(target, { force: true });
   return timedShell(`{ echo 'BEGIN;'; cat '${keeperSql}'; echo 'COMMIT;'; } | sqlite3 '${target}'`);
 };
+/**
+ * The same replay in two parts, with foreign keys enforced as D1 always enforces them: the tables
+ * and rows, then what a restore's `tables` phase does (sqlite_sequence, indexes, triggers) — the
+ * work of keeper's `schema` + `data` and `tables` phases, done by sqlite3.
+ */
+const floorReplayInParts = () => {
+  const target = path.join(work, "floor-parts.db");
+  rmSync(target, { force: true });
+  const firstAfterRows = Number(
+    execFileSync(
+      "bash",
+      [
+        "-c",
+        `grep -n -m1 -E '^(DELETE FROM sqlite_sequence|CREATE (UNIQUE )?INDEX|CREATE TRIGGER|CREATE VIEW)' '${keeperSql}' | cut -d: -f1`,
+      ],
+      { encoding: "utf8" },
+    ).trim(),
+  );
+  if (!(firstAfterRows > 1)) throw new Error("keeper's dump has no sequence or index statements after its rows");
+  const part = (lines: string) =>
+    timedShell(`{ echo 'PRAGMA foreign_keys = ON;'; echo 'BEGIN;'; ${lines}; echo 'COMMIT;'; } | sqlite3 '${target}'`);
+  const rowsPart = part(`head -n ${firstAfterRows - 1} '${keeperSql}'`);
+  const rest = part(`tail -n +${firstAfterRows} '${keeperSql}'`);
+  rmSync(target, { force: true });
+  return { rows_seconds: rowsPart.seconds, tables_seconds: rest.seconds };
+};
 
 const server = await startWranglerDev({ persistTo: source, timeoutMs: 180_000 });
 let peak = 0;
@@ -114,7 +152,7 @@ const sampler = setInterval(() => {
   peak = Math.max(peak, memory.byCommand.workerd ?? 0);
 }, 200);
 const backupRounds: { keeper: Measured; floor: Measured }[] = [];
-const restoreRounds: { keeper: Measured; floor: Measured; verified: boolean }[] = [];
+const restoreRounds: { keeper: Measured & { phases: Record<string, number> }; floor: Measured; verified: boolean }[] = [];
 try {
   let lastBackup = "";
   for (let round = 0; round < rounds; round++) {
@@ -147,10 +185,14 @@ try {
     const floor = floorFirst ?? floorReplay();
     restoreRounds.push({ keeper, floor, verified: keeper.verified });
     console.error(
-      `restore round ${round + 1}: keeper ${keeper.seconds.toFixed(2)} s, sqlite3 replay ${floor.seconds.toFixed(2)} s`,
+      `restore round ${round + 1}: keeper ${keeper.seconds.toFixed(2)} s (${Object.entries(keeper.phases)
+        .map(([phase, s]) => `${phase} ${s.toFixed(2)}`)
+        .join(", ")}), sqlite3 replay ${floor.seconds.toFixed(2)} s`,
     );
   }
   results.keeper_restore_workerd_peak_rss_bytes = peak;
+  results.sqlite_replay_in_parts_foreign_keys_on = floorReplayInParts();
+  console.error(`sqlite3 replay in parts, foreign keys on: ${JSON.stringify(results.sqlite_replay_in_parts_foreign_keys_on)}`);
 } finally {
   clearInterval(sampler);
   await server.stop();
@@ -166,6 +208,13 @@ results.keeper_backup = describe(backupRounds.map((r) => r.keeper));
 results.sqlite_dump = describe(backupRounds.map((r) => r.floor));
 results.keeper_restore = { ...describe(restoreRounds.map((r) => r.keeper)), verified: restoreRounds.every((r) => r.verified) };
 results.sqlite_replay_keeper_dump = describe(restoreRounds.map((r) => r.floor));
+// Seconds per phase of keeper's restore (median, min–max of the rounds): where its time goes.
+results.keeper_restore_phases_seconds = Object.fromEntries(
+  Object.keys(restoreRounds[0]?.keeper.phases ?? {}).map((phase) => [
+    phase,
+    summarize(restoreRounds.map((r) => r.keeper.phases[phase] ?? 0)),
+  ]),
+);
 // Each round's ratio of throughputs on the same rows: floor seconds ÷ keeper seconds.
 results.ratios = {
   backup: summarize(backupRounds.map((r) => r.floor.seconds / r.keeper.seconds)),
