@@ -1,5 +1,6 @@
 import type { StepMeter } from "../maintenance/budget";
 import type { JobDefinition, JobSlice, StepContext } from "../maintenance/job-runtime";
+import { addPhaseTime, type PhaseTimes, phaseTimeCounts } from "../maintenance/phase-times";
 import type { RunCounts } from "../maintenance/runs";
 import { ARCHIVE_BATCH, ARCHIVE_BATCH_COST, archiveConversationBatch } from "./conversations-archive.service";
 import { cleanupOrphanMediaPage, cleanupOrphanRowsOf, optimizeDatabase, orphanChildTables } from "./orphans.service";
@@ -45,6 +46,8 @@ export interface RetentionState {
   /** The most R2 calls one video has cost (a purged or orphan video's files: a listing and a delete per 1000). */
   r2PerVideo: number;
   counts: PolicyCounts;
+  /** Time each phase's units took: the run record's `purge_ms`, `archive_ms`, `orphan_rows_ms`, …. */
+  phaseMs?: PhaseTimes;
 }
 
 /** What a unit of each phase costs at least, before any has run (see each service's cost note). */
@@ -185,6 +188,7 @@ export const retentionJobDefinition: JobDefinition<RetentionInput, RetentionStat
       mediaFailures: 0,
       unitCost: {},
       r2PerVideo: 2,
+      phaseMs: {},
       counts: {
         videos_purged: 0,
         rows_purged: 0,
@@ -207,7 +211,10 @@ export const retentionJobDefinition: JobDefinition<RetentionInput, RetentionStat
     do {
       const phase = state.phase;
       const before = ctx.meter.reading();
+      const startedAt = ctx.now().getTime();
       state.phase = await runUnit(jobCtx, state);
+      state.phaseMs ??= {};
+      addPhaseTime(state.phaseMs, phase, startedAt, ctx.now().getTime());
       const after = ctx.meter.reading();
       const seen = state.unitCost[phase] ?? { queries: 0, r2Calls: 0 };
       state.unitCost[phase] = {
@@ -219,6 +226,6 @@ export const retentionJobDefinition: JobDefinition<RetentionInput, RetentionStat
   },
   async finish({ ctx, state }): Promise<RunCounts> {
     if (state.mediaFailures > 0) ctx.logger.warn("purge left media behind for orphan cleanup", { videos: state.mediaFailures });
-    return state.counts;
+    return { ...state.counts, ...phaseTimeCounts(state.phaseMs) };
   },
 };

@@ -2,6 +2,7 @@ import { NonRetryableError } from "cloudflare:workflows";
 import { BudgetExhausted } from "../maintenance/budget";
 import type { JobDefinition, JobSlice, StepContext } from "../maintenance/job-runtime";
 import { acquireLease, releaseLease, renewLease } from "../maintenance/lease";
+import { addPhaseTime, type PhaseTimes, phaseTimeCounts } from "../maintenance/phase-times";
 import type { RunCounts } from "../maintenance/runs";
 import { scratchLeaseName } from "../migrations/round-trip.service";
 import { recordAudit } from "../platform/audit";
@@ -95,7 +96,7 @@ export interface RestoreState {
    * Milliseconds each phase's steps took (a rollback's phases as `rollback_<phase>`): what the run
    * record reports as `<phase>_ms`, so an operator sees where a restore spent its time.
    */
-  phaseMs?: Record<string, number>;
+  phaseMs?: PhaseTimes;
   /** Consecutive failures of the current unit of work (reset by every unit that succeeds). */
   failures: number;
   error: string | null;
@@ -160,7 +161,7 @@ function sliceOf(state: RestoreState): JobSlice<RestoreState> {
       safety_backup: state.safetyId,
       rows_written: state.rowsWritten,
       ...(state.mode === "rollback" ? { rolling_back: true, error: state.error } : {}),
-      ...phaseCounts(state),
+      ...phaseTimeCounts(state.phaseMs),
     },
   };
 }
@@ -171,11 +172,8 @@ const phaseKey = (state: Pick<RestoreState, "mode" | "phase">) =>
 /** Adds the time since `startedAt` to the phase a step worked in. */
 function countPhaseTime(ctx: AppContext, state: RestoreState, key: string, startedAt: number) {
   state.phaseMs ??= {};
-  state.phaseMs[key] = (state.phaseMs[key] ?? 0) + Math.max(0, ctx.now().getTime() - startedAt);
+  addPhaseTime(state.phaseMs, key, startedAt, ctx.now().getTime());
 }
-
-const phaseCounts = (state: RestoreState): RunCounts =>
-  Object.fromEntries(Object.entries(state.phaseMs ?? {}).map(([phase, ms]) => [`${phase}_ms`, ms]));
 
 /** Reads objects (one R2 read each) while the step has room; closes each table with its last object. */
 async function checkSome(ctx: StepContext, state: RestoreState): Promise<void> {
@@ -624,7 +622,7 @@ export const restoreJobDefinition: JobDefinition<RestoreJobInput, RestoreState> 
       verified: true,
       foreign_key_violations: 0,
       safety_backup: state.safetyId,
-      ...phaseCounts(state),
+      ...phaseTimeCounts(state.phaseMs),
     };
   },
   failureHint: safetyHint,
