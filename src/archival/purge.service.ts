@@ -125,13 +125,13 @@ export async function purgeVideo({
 }
 
 /** Videos per set-wise purge. */
-export const PURGE_SET_SIZE = 90;
+export const PURGE_SET_SIZE = 180;
 
 /**
  * Rows one transaction of a set purge may delete: its statements each delete at most
  * PURGE_CHUNK_ROWS, and a batch holds statements up to this many rows in all.
  */
-export const PURGE_BATCH_ROWS = 4 * PURGE_CHUNK_ROWS;
+export const PURGE_BATCH_ROWS = 8 * PURGE_CHUNK_ROWS;
 
 /** The set's ids travel as one JSON parameter, so a set is not bounded by D1's 100 bound parameters. */
 const inSet = "SELECT json_extract(value, '$[0]') FROM json_each(?)";
