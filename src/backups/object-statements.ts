@@ -24,11 +24,14 @@ const isTriggerStart = (line: string) => /^\s*CREATE\s+(TEMP\s+|TEMPORARY\s+)?TR
  */
 export class StatementAssembler {
   private lines: string[] = [];
+  /** Whether the statement being joined is a trigger: decided by its first line, once. */
+  private trigger = false;
 
   push(line: string): string | null {
     if (line.length === 0 && this.lines.length === 0) return null;
+    if (this.lines.length === 0) this.trigger = isTriggerStart(line);
     this.lines.push(line);
-    const ended = isTriggerStart(this.lines[0]) ? /\bEND;$/i.test(line) : line.endsWith(";");
+    const ended = this.trigger ? /\bEND;$/i.test(line) : line.endsWith(";");
     if (!ended) return null;
     const statement = this.lines.join("\n");
     this.lines = [];
