@@ -198,10 +198,13 @@ const childRowsOf = (counts: PurgeCounts) => counts.video_context + counts.memor
  * 1000 video prefixes lie between two ids of the set) plus a listing and a delete per purged video
  * with files.
  */
-export async function purgeDueVideos(
-  ctx: AppContext,
-  input: { videos: { id: string; deleted_at: number }[]; reason: string },
-): Promise<SetPurgeResult> {
+export async function purgeDueVideos({
+  ctx,
+  input,
+}: {
+  ctx: AppContext;
+  input: { videos: { id: string; deleted_at: number }[]; reason: string };
+}): Promise<SetPurgeResult> {
   const selected = input.videos.slice(0, PURGE_SET_SIZE);
   if (selected.length === 0) return { purged: [], rows: 0, mediaDeleted: 0, mediaErrors: 0 };
   const set = JSON.stringify(selected.map((video) => [video.id, video.deleted_at]));

@@ -110,7 +110,7 @@ async function runUnit(ctx: StepContext, state: RetentionState): Promise<Phase> 
       const batch = await purgeCandidates(ctx, state.policy, Math.max(1, purgeSetSize(ctx.meter, state)));
       if (batch.length === 0) return nextPhase(state.policy, "purge");
       const r2Before = ctx.meter.r2Calls;
-      const result = await purgeDueVideos(ctx, { videos: batch, reason: RETENTION_JOB });
+      const result = await purgeDueVideos({ ctx, input: { videos: batch, reason: RETENTION_JOB } });
       learnR2PerVideo(state, ctx.meter.r2Calls - r2Before, result.purged.length);
       counts.videos_purged += result.purged.length;
       counts.rows_purged += result.rows;

@@ -47,7 +47,7 @@ describe("set-wise retention purge", () => {
     await seedContext(restored.id);
     due.push({ id: restored.id, deleted_at: deletedAt });
 
-    const result = await purgeDueVideos(ctx(), { videos: due, reason: "test" });
+    const result = await purgeDueVideos({ ctx: ctx(), input: { videos: due, reason: "test" } });
 
     expect(result.purged).toHaveLength(PURGE_SET_SIZE - 1);
     expect(result.purged).not.toContain(restored.id);
@@ -66,7 +66,7 @@ describe("set-wise retention purge", () => {
     expect(await count("SELECT count(*) AS n FROM video_context WHERE video_id = ?", restored.id)).toBe(1);
     expect((await env.MEDIA.list({ prefix: `videos/${withEverything}/` })).objects).toHaveLength(0);
 
-    const again = await purgeDueVideos(ctx(), { videos: due, reason: "test" });
+    const again = await purgeDueVideos({ ctx: ctx(), input: { videos: due, reason: "test" } });
     expect(again).toEqual({ purged: [], rows: 0, mediaDeleted: 0, mediaErrors: 0 });
   });
 });
@@ -88,7 +88,7 @@ describe("what a set purge costs", () => {
       { requestId: "purge-set-cost", principal: { actor: "test", scopes: ["admin"] } },
     );
 
-    const result = await purgeDueVideos(counted, { videos: due, reason: "test" });
+    const result = await purgeDueVideos({ ctx: counted, input: { videos: due, reason: "test" } });
 
     expect(result.purged).toHaveLength(PURGE_SET_SIZE);
     expect(result.rows).toBe(PURGE_SET_SIZE * 2);
@@ -115,9 +115,12 @@ describe("what a set purge costs", () => {
       { requestId: "purge-set-big", principal: { actor: "test", scopes: ["admin"] } },
     );
 
-    const result = await purgeDueVideos(counted, {
-      videos: [big, small].map((video) => ({ id: video.id, deleted_at: deletedAt })),
-      reason: "test",
+    const result = await purgeDueVideos({
+      ctx: counted,
+      input: {
+        videos: [big, small].map((video) => ({ id: video.id, deleted_at: deletedAt })),
+        reason: "test",
+      },
     });
 
     expect(result.purged).toEqual([big.id, small.id]);
@@ -179,7 +182,7 @@ describe("how a set purge splits its deletes", () => {
       { requestId: "purge-set-split", principal: { actor: "test", scopes: ["admin"] } },
     );
 
-    const result = await purgeDueVideos(counted, { videos, reason: "test" });
+    const result = await purgeDueVideos({ ctx: counted, input: { videos, reason: "test" } });
 
     expect(result.purged).toHaveLength(videos.length);
     expect(result.rows).toBe(videos.length * (1 + perVideo));
@@ -233,7 +236,7 @@ describe("files of a purged set", () => {
       { requestId: "purge-set-media", principal: { actor: "test", scopes: ["admin"] } },
     );
 
-    const result = await purgeDueVideos(slow, { videos: due, reason: "test" });
+    const result = await purgeDueVideos({ ctx: slow, input: { videos: due, reason: "test" } });
 
     expect(result).toMatchObject({ mediaDeleted: 6, mediaErrors: 0 });
     expect(result.purged).toHaveLength(12);
@@ -277,7 +280,7 @@ describe("purge candidates", () => {
     await env.DB.prepare("UPDATE videos SET deleted_at = ? WHERE id = ?")
       .bind(selectedAt + 1000, id)
       .run();
-    const result = await purgeDueVideos(ctx(), { videos: [{ id, deleted_at: selectedAt }], reason: "test" });
+    const result = await purgeDueVideos({ ctx: ctx(), input: { videos: [{ id, deleted_at: selectedAt }], reason: "test" } });
     expect(result.purged).toEqual([]);
     expect(await count("SELECT count(*) AS n FROM videos WHERE id = ?", id)).toBe(1);
     expect(await count("SELECT count(*) AS n FROM video_context WHERE video_id = ?", id)).toBe(1);
