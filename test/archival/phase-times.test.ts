@@ -2,24 +2,10 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { resolvePolicy } from "../../src/archival/policy";
 import { retentionJobDefinition } from "../../src/archival/retention-job";
+import { slowed } from "../support/bindings";
 import { seedVideo, uniqueId } from "../support/factories";
 import { runLocally } from "../support/jobs";
 import { DAY, putMedia } from "./support";
-
-/** MEDIA whose every `list` takes `ms` longer: only the purge and the orphan-file phases list it. */
-function slowListing(bucket: R2Bucket, ms: number) {
-  return new Proxy(bucket, {
-    get(target, property) {
-      const value = Reflect.get(target, property);
-      if (typeof value !== "function") return value;
-      if (property !== "list") return value.bind(target);
-      return async (options?: R2ListOptions) => {
-        await new Promise((resolve) => setTimeout(resolve, ms));
-        return target.list(options);
-      };
-    },
-  });
-}
 
 describe("retention's phase times", () => {
   it("reports the time each phase took, and puts a slow MEDIA listing's time in the phases that list it", async () => {
@@ -34,7 +20,7 @@ describe("retention's phase times", () => {
       definition: retentionJobDefinition,
       input: { policy: resolvePolicy(env as unknown as Record<string, unknown>, {}), requestedAt: now },
       now,
-      bindings: { ...env, MEDIA: slowListing(env.MEDIA, delay) } as unknown as Env,
+      bindings: { ...env, MEDIA: slowed(env.MEDIA, "list", delay) } as unknown as Env,
     });
     expect(local.run?.status, local.run?.error ?? "").toBe("succeeded");
     const counts = JSON.parse(local.run?.counts ?? "{}") as Record<string, number>;

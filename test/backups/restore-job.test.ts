@@ -6,6 +6,7 @@ import { OBJECT_START, objectStatements, type StatementPosition } from "../../sr
 import { parseConfig } from "../../src/platform/config";
 import { createContext } from "../../src/platform/context";
 import { at } from "../archival/support";
+import { replacingMethod, slowed } from "../support/bindings";
 import { seedContext, seedConversation, seedVideo } from "../support/factories";
 import { appTables, backupNow, manifestOf, now, objectSql, restoreWith, statementsOf } from "./support";
 
@@ -25,33 +26,11 @@ async function digests(d1: D1Database) {
 /** SCRATCH_DB whose n-th batch is written and then reported failed: the commit happened, the caller never hears of it. */
 function committingThenFailing(d1: D1Database, failOn: number) {
   let batches = 0;
-  return new Proxy(d1, {
-    get(target, property) {
-      const value = Reflect.get(target, property);
-      if (typeof value !== "function") return value;
-      if (property !== "batch") return value.bind(target);
-      return async (statements: D1PreparedStatement[]) => {
-        batches++;
-        const result = await target.batch(statements);
-        if (batches === failOn) throw new Error("the connection dropped after the commit (injected)");
-        return result;
-      };
-    },
-  });
-}
-
-/** SCRATCH_DB whose every batch (the schema, each batch of rows, the tables step) takes `ms` longer. */
-function slowBatches(d1: D1Database, ms: number) {
-  return new Proxy(d1, {
-    get(target, property) {
-      const value = Reflect.get(target, property);
-      if (typeof value !== "function") return value;
-      if (property !== "batch") return value.bind(target);
-      return async (statements: D1PreparedStatement[]) => {
-        await new Promise((resolve) => setTimeout(resolve, ms));
-        return target.batch(statements);
-      };
-    },
+  return replacingMethod(d1, "batch", (original) => async (...args) => {
+    batches++;
+    const result = await original(...args);
+    if (batches === failOn) throw new Error("the connection dropped after the commit (injected)");
+    return result;
   });
 }
 
@@ -174,7 +153,7 @@ describe("the restore job", () => {
     const local = await restoreWith(
       backup.id,
       { target: "scratch", force: true },
-      { SCRATCH_DB: slowBatches(env.SCRATCH_DB, delay) },
+      { SCRATCH_DB: slowed(env.SCRATCH_DB, "batch", delay) },
     );
     expect(local.run?.status, local.run?.error ?? "").toBe("succeeded");
     const counts = local.counts as Record<string, number>;
