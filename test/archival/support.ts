@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { createApp } from "../../src/app";
+import { replacingMethod } from "../support/bindings";
 import { tokens } from "../support/http";
 import { waitForRun } from "../support/jobs";
 
@@ -61,16 +62,9 @@ export async function auditActions(target: string): Promise<string[]> {
 /** A bucket that fails on the n-th call of `method` (1-based) or on every one, and passes everything else through. */
 export function failingBucket(bucket: R2Bucket, method: "put" | "delete", failOn: number | "every"): R2Bucket {
   let calls = 0;
-  return new Proxy(bucket, {
-    get(target, property) {
-      const value = Reflect.get(target, property);
-      if (property !== method || typeof value !== "function") return typeof value === "function" ? value.bind(target) : value;
-      return (...args: unknown[]) => {
-        calls++;
-        if (failOn === "every" || calls === failOn)
-          return Promise.reject(new Error(`R2 ${method} failed (injected, call ${calls})`));
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
+  return replacingMethod(bucket, method, (original) => (...args) => {
+    calls++;
+    if (failOn === "every" || calls === failOn) return Promise.reject(new Error(`R2 ${method} failed (injected, call ${calls})`));
+    return original(...args);
   });
 }

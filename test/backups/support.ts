@@ -4,6 +4,7 @@ import { backupJobDefinition } from "../../src/backups/backup-job";
 import { restoreJobDefinition } from "../../src/backups/restore-job";
 import type { BudgetLimits } from "../../src/maintenance/budget";
 import { at, atUntilDone } from "../archival/support";
+import { replacingMethod } from "../support/bindings";
 import { runLocally, waitForRun } from "../support/jobs";
 
 export const now = Date.UTC(2031, 2, 3, 4, 5, 6);
@@ -118,18 +119,10 @@ export const hex = (bytes: Uint8Array) =>
  */
 export function failingOn<T extends object>(target: T, method: keyof T & string, failOn: number, times = 1) {
   let calls = 0;
-  const binding = new Proxy(target, {
-    get(inner, property) {
-      const value = Reflect.get(inner, property);
-      if (typeof value !== "function") return value;
-      if (property !== method) return value.bind(inner);
-      return (...args: unknown[]) => {
-        calls++;
-        if (calls >= failOn && calls < failOn + times)
-          return Promise.reject(new Error(`${method} failed (injected, call ${calls})`));
-        return value.apply(inner, args);
-      };
-    },
+  const binding = replacingMethod(target, method, (original) => (...args) => {
+    calls++;
+    if (calls >= failOn && calls < failOn + times) return Promise.reject(new Error(`${method} failed (injected, call ${calls})`));
+    return original(...args);
   });
   return { binding, calls: () => calls };
 }
