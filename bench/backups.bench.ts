@@ -198,6 +198,31 @@ try {
   await server.stop();
 }
 
+/**
+ * The backup's ceiling on this machine: the same page queries, alone (bench/bare/page-reads.ts), on
+ * the same data once keeper's server has stopped, as many rounds as above. `.dump` ÷ these is the
+ * most any backup that reads its values through D1 queries could reach here.
+ */
+const pageReads: number[] = [];
+const reader = await startWranglerDev({
+  persistTo: source,
+  config: "bench/bare/wrangler.page-reads.toml",
+  readyPath: "/ready",
+  timeoutMs: 180_000,
+});
+try {
+  for (let round = 0; round < rounds; round++) {
+    const since = performance.now();
+    const response = await fetch(`${reader.url}/read-pages`, { method: "POST", headers: { Connection: "close" } });
+    const read = (await response.json()) as { rows: number };
+    if (!response.ok || read.rows < rows) throw new Error(`page reads alone read ${read.rows} rows of ${rows}`);
+    pageReads.push(seconds(since));
+    console.error(`page queries alone, round ${round + 1}: ${pageReads[round].toFixed(2)} s (${read.rows} rows)`);
+  }
+} finally {
+  await reader.stop();
+}
+
 const describe = (list: Measured[]) => ({
   seconds: summarize(list.map((m) => m.seconds)),
   rows_per_s: summarize(list.map((m) => rows / m.seconds)),
@@ -208,6 +233,7 @@ results.keeper_backup = describe(backupRounds.map((r) => r.keeper));
 results.sqlite_dump = describe(backupRounds.map((r) => r.floor));
 results.keeper_restore = { ...describe(restoreRounds.map((r) => r.keeper)), verified: restoreRounds.every((r) => r.verified) };
 results.sqlite_replay_keeper_dump = describe(restoreRounds.map((r) => r.floor));
+results.d1_page_queries_alone = { seconds: summarize(pageReads) };
 // Seconds per phase of keeper's restore (median, min–max of the rounds): where its time goes.
 results.keeper_restore_phases_seconds = Object.fromEntries(
   Object.keys(restoreRounds[0]?.keeper.phases ?? {}).map((phase) => [
@@ -221,6 +247,19 @@ results.ratios = {
   restore: summarize(restoreRounds.map((r) => r.floor.seconds / r.keeper.seconds)),
   backup_cpu: summarize(backupRounds.map((r) => r.keeper.cpuSeconds / r.floor.cpuSeconds)),
   restore_cpu: summarize(restoreRounds.map((r) => r.keeper.cpuSeconds / r.floor.cpuSeconds)),
+};
+/**
+ * What no keeper change could pass on this machine: `.dump` ÷ the backup's page queries alone, and the
+ * replay ÷ keeper's own apply phases (schema, data, tables: the statements the floor runs, executed
+ * by local D1), per round.
+ */
+results.ceilings = {
+  backup: summarize(backupRounds.map((r, i) => r.floor.seconds / pageReads[i])),
+  restore: summarize(
+    restoreRounds.map(
+      (r) => r.floor.seconds / ((r.keeper.phases.schema ?? 0) + (r.keeper.phases.data ?? 0) + (r.keeper.phases.tables ?? 0)),
+    ),
+  ),
 };
 
 // wrangler d1 export --local (builds the dump in memory: expected to fail on big databases). It has

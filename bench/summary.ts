@@ -6,7 +6,8 @@ import { root, type Timing } from "./harness";
  * Reads what this run's benchmarks wrote to bench/results/, prints one table of keeper against each
  * floor (median ratio of the rounds, with min–max) and writes bench/results/summary.json:
  * `{"ratios": {"backup", "restore", "purge", "read", "write"}, "ratiosVsNoAssets": {"read", "write"},
- * "healthReportMs", …}`, each ratio being keeper's throughput ÷ its floor's. The floor of `read` and
+ * "healthReportMs", "ceilings": {"backup", "restore"}, …}`, each ratio being keeper's throughput ÷ its
+ * floor's, each ceiling the most any change could reach on this machine (bench/backups.bench.ts). The floor of `read` and
  * `write` is the bare Worker served with keeper's static assets, as keeper is (bench/load.bench.ts);
  * `ratiosVsNoAssets` keeps keeper ÷ the same Worker without assets beside them (the rounds' min–max
  * in `ranges` and `rangesVsNoAssets`). A benchmark that did not run this time is null, never taken
@@ -29,6 +30,8 @@ interface WithRatios {
 interface BackupResults extends WithRatios {
   keeper_backup: { cpu_ms_per_1000_rows: Timing };
   keeper_restore: { cpu_ms_per_1000_rows: Timing };
+  /** The most any change could reach on this machine (bench/backups.bench.ts). */
+  ceilings?: Record<"backup" | "restore", Timing>;
 }
 interface ArchivalResults extends WithRatios {
   keeper: { cpu_ms_per_1000_rows: Timing };
@@ -69,6 +72,11 @@ for (const row of vsNoAssets) {
 }
 const reportMs = health?.report_ms.median;
 console.log(`| health report | — | ${reportMs === undefined ? "not run" : `${fmt(reportMs, 0)} ms (median)`} | < 40 ms |`);
+const ceilings = backups?.ceilings;
+if (ceilings)
+  console.log(
+    `Ceilings on this machine (median): backup ${fmt(ceilings.backup.median)} (.dump ÷ the backup's page queries alone in local D1), restore ${fmt(ceilings.restore.median)} (the replay ÷ local D1 applying the same statements)`,
+  );
 const cpu = {
   backup: backups?.keeper_backup.cpu_ms_per_1000_rows.median ?? null,
   restore: backups?.keeper_restore.cpu_ms_per_1000_rows.median ?? null,
@@ -88,6 +96,7 @@ const summary = {
   rangesVsNoAssets: Object.fromEntries(vsNoAssets.map((row) => [row.work, row.ratio ?? null])),
   healthReportMs: reportMs ?? null,
   cpuMsPer1000Rows: cpu,
+  ceilings: ceilings ? { backup: ceilings.backup.median, restore: ceilings.restore.median } : null,
 };
 mkdirSync(resultsDir, { recursive: true });
 writeFileSync(path.join(resultsDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
