@@ -54,10 +54,24 @@ function digestsOf(config: KeeperConfig): Promise<{ scope: Scope; digest: ArrayB
 }
 
 /**
+ * Tokens this isolate has already found to be configured ones, per parsed configuration (a rotated
+ * secret arrives as a new configuration, with nothing known). Only a token equal to a configured
+ * one is ever added, so a map holds at most as many entries as the configuration has tokens,
+ * whatever callers send. A known token skips the digest, which every request paid before.
+ */
+const knownTokens = new WeakMap<KeeperConfig, Map<string, Principal>>();
+
+/**
  * Compares the presented token with every configured one, always all of them, on fixed-length
  * SHA-256 digests: neither the position of a mismatch nor which list matched leaks through timing.
+ * A token found before is looked up instead: the lookup hashes the whole presented string and
+ * compares contents only with an entry of the same hash, so it says no more than the answer's
+ * status does.
  */
 export async function principalFromBearer(token: string, config: KeeperConfig): Promise<Principal | null> {
+  const known = knownTokens.get(config) ?? new Map<string, Principal>();
+  const principal = known.get(token);
+  if (principal) return principal;
   const presented = await digest(token);
   let matched: Scope | null = null;
   for (const candidate of await digestsOf(config)) {
@@ -65,7 +79,10 @@ export async function principalFromBearer(token: string, config: KeeperConfig): 
     if (equal && matched === null) matched = candidate.scope;
   }
   if (!matched) return null;
-  return { actor: `token:${matched}:${hex(presented, 8)}`, scopes: grants[matched] };
+  const found = { actor: `token:${matched}:${hex(presented, 8)}`, scopes: grants[matched] };
+  known.set(token, found);
+  knownTokens.set(config, known);
+  return found;
 }
 
 const remoteKeySets = new Map<string, JWTVerifyGetKey>();
