@@ -118,8 +118,17 @@ export async function startWranglerDev(options: {
   config?: string;
   /** What to poll until it answers 2xx; default /healthz. */
   readyPath?: string;
+  /**
+   * Another checkout of this project (an older commit, say, with its own node_modules): its Worker
+   * is served, by its own wrangler, instead of this one's. Default: this checkout.
+   */
+  checkout?: string;
 }): Promise<DevServer> {
+  const checkout = options.checkout ? path.resolve(options.checkout) : root;
   ensureDevVars();
+  // The same local tokens, so one client can call both.
+  if (checkout !== root && !existsSync(path.join(checkout, ".dev.vars")))
+    copyFileSync(path.join(root, ".dev.vars"), path.join(checkout, ".dev.vars"));
   const port = options.port ?? (await freePort());
   const args = [
     "dev",
@@ -136,8 +145,8 @@ export async function startWranglerDev(options: {
   ];
   if (options.config) args.push("--config", options.config);
   for (const [key, value] of Object.entries(options.vars ?? {})) args.push("--var", `${key}:${value}`);
-  const child = spawn(bin("wrangler"), args, {
-    cwd: root,
+  const child = spawn(path.join(checkout, "node_modules/.bin/wrangler"), args, {
+    cwd: checkout,
     detached: true,
     stdio: ["ignore", "ignore", "inherit"],
     env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },

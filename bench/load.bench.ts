@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import autocannon from "autocannon";
 import { generateDataset } from "./dataset";
@@ -27,14 +27,20 @@ import {
  * keeper is held to) and keeper ÷ bare (`ratiosVsNoAssets`), each as min/median/max over the rounds.
  * Checks nothing was lost: rows written = 2xx write responses, for every peer.
  *
- *   npm run bench:load -- --seconds 5 --rounds 3 --connections 10 [--scale 0.1]
+ * `--compare <checkout>` adds a fourth peer, `compared`: keeper as another checkout of this project
+ * builds it (an older commit with the same migrations, and its own node_modules), served by that
+ * checkout's wrangler on its own copy of the data and measured in the same rotation; `ratiosVsCompared` is keeper ÷ it per
+ * round, so a change to the request path is measured against the code before it, interleaved.
+ *
+ *   npm run bench:load -- --seconds 8 --rounds 5 --connections 10 [--scale 0.1] [--compare ../before]
  */
 
 const flags = parseFlags(process.argv.slice(2), {
-  seconds: "5",
-  rounds: "3",
+  seconds: "8",
+  rounds: "5",
   connections: "10",
   scale: "1",
+  compare: "",
   work: path.join(root, "bench/.state/load"),
   out: path.join(root, "bench/results/load.json"),
 });
@@ -65,8 +71,13 @@ interface Sample {
   cpuSeconds: number;
 }
 
-type Peer = "keeper" | "bare" | "bareWithAssets";
-const peers: Peer[] = ["bare", "bareWithAssets", "keeper"];
+type Peer = "keeper" | "bare" | "bareWithAssets" | "compared";
+const compared = flags.compare ? path.resolve(flags.compare) : null;
+if (compared && !existsSync(path.join(compared, "node_modules/.bin/wrangler")))
+  throw new Error(`--compare ${compared}: not a checkout of this project with its node_modules installed`);
+const peers: Peer[] = ["bare", "bareWithAssets", "keeper", ...(compared ? (["compared"] as const) : [])];
+/** Peers that serve keeper's data API (the others serve the bare Worker's routes). */
+const servesKeeper = (peer: Peer) => peer === "keeper" || peer === "compared";
 type Scenario = "read" | "write";
 
 const readVideo = "vid-0000042";
@@ -76,12 +87,12 @@ const writeBody = JSON.stringify({ timestamp: 1.5, content: "load test memory en
 function request(peer: Peer, scenario: Scenario, server: DevServer, token: string): autocannon.Options {
   const auth = { Authorization: `Bearer ${token}` };
   if (scenario === "read") {
-    return peer === "keeper"
+    return servesKeeper(peer)
       ? { url: `${server.url}/v1/videos/${readVideo}/context?limit=50`, headers: auth }
       : { url: `${server.url}/context/${readVideo}` };
   }
   const json = { "Content-Type": "application/json" };
-  return peer === "keeper"
+  return servesKeeper(peer)
     ? { url: `${server.url}/v1/videos/${writeVideo}/memory`, method: "POST", body: writeBody, headers: { ...auth, ...json } }
     : { url: `${server.url}/memory/${writeVideo}`, method: "POST", body: writeBody, headers: json };
 }
@@ -121,10 +132,11 @@ const state: Record<Peer, string> = {
   keeper: path.join(work, "keeper"),
   bare: path.join(work, "bare"),
   bareWithAssets: path.join(work, "bare-with-assets"),
+  compared: path.join(work, "compared"),
 };
 console.error(`dataset: ${size.videos} videos, ${size.context} context rows → ${state.keeper} (and a copy for each bare peer)`);
 generateDataset(state.keeper, size, { fresh: true });
-for (const peer of ["bare", "bareWithAssets"] as const) {
+for (const peer of peers.filter((peer) => peer !== "keeper")) {
   rmSync(state[peer], { recursive: true, force: true });
   cpSync(state.keeper, state[peer], { recursive: true });
 }
@@ -143,12 +155,13 @@ try {
     config: "bench/bare/wrangler.assets.toml",
     readyPath: `/context/${readVideo}`,
   });
+  if (compared) servers.compared = await startWranglerDev({ persistTo: state.compared, checkout: compared });
   const token = adminToken();
   const samples: Record<Scenario, Record<Peer, Sample[]>> = {
-    read: { keeper: [], bare: [], bareWithAssets: [] },
-    write: { keeper: [], bare: [], bareWithAssets: [] },
+    read: { keeper: [], bare: [], bareWithAssets: [], compared: [] },
+    write: { keeper: [], bare: [], bareWithAssets: [], compared: [] },
   };
-  const writes2xx: Record<Peer, number> = { keeper: 0, bare: 0, bareWithAssets: 0 };
+  const writes2xx: Record<Peer, number> = { keeper: 0, bare: 0, bareWithAssets: 0, compared: 0 };
   for (const scenario of ["read", "write"] as const) {
     for (const peer of peers) {
       const warm = await sample(servers[peer], request(peer, scenario, servers[peer], token), 1);
@@ -185,8 +198,9 @@ try {
       samples[scenario].keeper.map((s, round) => s.requestsPerSecond / samples[scenario][floor][round].requestsPerSecond),
     );
 
-  const rowsWritten: Record<Peer, number> = {
+  const rowsWritten: Partial<Record<Peer, number>> = {
     keeper: await countMemory(servers.keeper.url, token, writeVideo),
+    ...(compared ? { compared: await countMemory(servers.compared.url, token, writeVideo) } : {}),
     // The bare peers have no list route; each counts the rows in its own copy.
     bare: await countBareRows(servers.bare.url),
     bareWithAssets: await countBareRows(servers.bareWithAssets.url),
@@ -201,11 +215,13 @@ try {
       bare: "bench/bare: Hono + D1, same SQL, no auth/validation/monitor, no static assets, its own copy of the database",
       bareWithAssets:
         "bench/bare with keeper's public/ as static assets (bench/bare/wrangler.assets.toml), so wrangler dev's asset router runs in front of it as it does for keeper; its own copy of the database",
+      ...(compared ? { compared: `keeper as the checkout ${compared} builds it, its own copy of the database` } : {}),
     },
     results,
     // keeper ÷ bareWithAssets: both pay the asset router, so the ratio is keeper's own code.
     ratios: { read: ratio("read", "bareWithAssets"), write: ratio("write", "bareWithAssets") } satisfies Record<Scenario, Timing>,
     ratiosVsNoAssets: { read: ratio("read", "bare"), write: ratio("write", "bare") } satisfies Record<Scenario, Timing>,
+    ...(compared ? { ratiosVsCompared: { read: ratio("read", "compared"), write: ratio("write", "compared") } } : {}),
     nothingLost: Object.fromEntries(
       peers.map((peer) => [peer, { rowsWritten: rowsWritten[peer], responses2xx: writes2xx[peer] }]),
     ),
@@ -217,13 +233,14 @@ try {
   // sample's clock stopped (at most one per connection per sample), which autocannon no longer counts.
   const samplesTaken = rounds + 1;
   const lost = peers.some((peer) => {
-    const inFlight = rowsWritten[peer] - writes2xx[peer];
+    const inFlight = (rowsWritten[peer] ?? 0) - writes2xx[peer];
     return inFlight < 0 || inFlight > connections * samplesTaken;
   });
   const failed = (["read", "write"] as const).some(
     (scenario) =>
       results[scenario].keeper.errors > 0 ||
       results[scenario].keeper.non2xx > 0 ||
+      (compared !== null && (results[scenario].compared.errors > 0 || results[scenario].compared.non2xx > 0)) ||
       results[scenario].bare.errors > 0 ||
       results[scenario].bareWithAssets.errors > 0,
   );
