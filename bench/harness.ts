@@ -82,6 +82,8 @@ export function freePort(): Promise<number> {
 
 export interface DevServer {
   url: string;
+  /** The DevTools inspector's port (wrangler dev's own, in front of the Worker's isolate). */
+  inspectorPort: number;
   pid: number;
   process: ChildProcess;
   stop(): Promise<void>;
@@ -130,6 +132,7 @@ export async function startWranglerDev(options: {
   if (checkout !== root && !existsSync(path.join(checkout, ".dev.vars")))
     copyFileSync(path.join(root, ".dev.vars"), path.join(checkout, ".dev.vars"));
   const port = options.port ?? (await freePort());
+  const inspectorPort = await freePort();
   const args = [
     "dev",
     "--ip",
@@ -137,7 +140,7 @@ export async function startWranglerDev(options: {
     "--port",
     String(port),
     "--inspector-port",
-    String(await freePort()),
+    String(inspectorPort),
     "--persist-to",
     options.persistTo,
     "--log-level",
@@ -156,6 +159,7 @@ export async function startWranglerDev(options: {
   const url = `http://127.0.0.1:${port}`;
   const server: DevServer = {
     url,
+    inspectorPort,
     pid,
     process: child,
     stop: async () => {

@@ -13,6 +13,7 @@ import {
   summarize,
   type Timing,
 } from "./harness";
+import { loadDatasetSize, readVideo, type Scenario, workloadRequest, writeVideo } from "./load-workload";
 
 /**
  * npm run bench:load — keeper's full stack (auth, validation, query monitor, error handling)
@@ -52,14 +53,7 @@ if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20)) throw new Error(
 if (!(connections > 0 && connections <= 100)) throw new Error("--connections must be between 1 and 100");
 const scale = Number(flags.scale);
 if (!(scale > 0 && scale <= 4)) throw new Error("--scale must be in (0, 4]");
-const size = {
-  videos: Math.max(200, Math.round(2000 * scale)),
-  context: Math.max(1000, Math.round(100_000 * scale)),
-  memory: 0,
-  conversations: 0,
-  messages: 0,
-  deletedEvery: 0,
-};
+const size = loadDatasetSize(scale);
 
 interface Sample {
   requestsPerSecond: number;
@@ -78,24 +72,8 @@ if (compared && !existsSync(path.join(compared, "node_modules/.bin/wrangler")))
 const peers: Peer[] = ["bare", "bareWithAssets", "keeper", ...(compared ? (["compared"] as const) : [])];
 /** Peers that serve keeper's data API (the others serve the bare Worker's routes). */
 const servesKeeper = (peer: Peer) => peer === "keeper" || peer === "compared";
-type Scenario = "read" | "write";
-
-const readVideo = "vid-0000042";
-const writeVideo = "vid-0000100";
-const writeBody = JSON.stringify({ timestamp: 1.5, content: "load test memory entry" });
-
-function request(peer: Peer, scenario: Scenario, server: DevServer, token: string): autocannon.Options {
-  const auth = { Authorization: `Bearer ${token}` };
-  if (scenario === "read") {
-    return servesKeeper(peer)
-      ? { url: `${server.url}/v1/videos/${readVideo}/context?limit=50`, headers: auth }
-      : { url: `${server.url}/context/${readVideo}` };
-  }
-  const json = { "Content-Type": "application/json" };
-  return servesKeeper(peer)
-    ? { url: `${server.url}/v1/videos/${writeVideo}/memory`, method: "POST", body: writeBody, headers: { ...auth, ...json } }
-    : { url: `${server.url}/memory/${writeVideo}`, method: "POST", body: writeBody, headers: json };
-}
+const request = (peer: Peer, scenario: Scenario, server: DevServer, token: string) =>
+  workloadRequest(servesKeeper(peer) ? "keeper" : "bare", scenario, server.url, token);
 
 async function sample(server: DevServer, options: autocannon.Options, duration = seconds): Promise<Sample> {
   const cpuBefore = processTreeCpuSeconds(server.pid);
