@@ -51,10 +51,15 @@ function pathsHolding(value: unknown, marker: string): string[] {
   return found;
 }
 
+/** Valid UTF-8 decodes the same with and without `fatal`; a leading BOM is dropped, as Request.text() does. */
+const utf8 = new TextDecoder();
+
 /**
  * A JSON body must be valid UTF-8. Request.json() would silently replace bad bytes with U+FFFD and
  * store text the client never sent; this refuses it (400), naming the byte offset and the fields
- * that hold the bad bytes.
+ * that hold the bad bytes. A valid body's text is decoded here once and left in hono's body cache
+ * for the JSON validator, which would otherwise build a Response around the cached bytes to decode
+ * them again.
  */
 export const requireUtf8Body = () =>
   createMiddleware<KeeperEnv>(async (c, next) => {
@@ -73,5 +78,7 @@ export const requireUtf8Body = () =>
         errors: (fields.length > 0 ? fields : ["body"]).map((path) => ({ path, message })),
       });
     }
+    // hono keeps each body reading's promise under its method's name (typed as the method).
+    (c.req.bodyCache as Record<string, Promise<unknown>>).text = Promise.resolve(utf8.decode(bytes));
     await next();
   });

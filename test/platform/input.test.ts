@@ -1,5 +1,7 @@
 import { exports } from "cloudflare:workers";
+import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
+import { requireUtf8Body } from "../../src/platform/utf8-body";
 import { seedConversation, seedVideo, uniqueId } from "../support/factories";
 import { call, json, tokens } from "../support/http";
 
@@ -138,5 +140,39 @@ describe("methods", () => {
     expect(patch.status).toBe(405);
     expect(patch.headers.get("Allow")).toBe("GET, HEAD");
     expect((await call("GET", "/v1/no-such-thing", { token: "read" })).status).toBe(404);
+  });
+});
+
+describe("a JSON body is decoded once", () => {
+  it("leaves the checked body's text in hono's body cache, which the JSON validator reads", async () => {
+    const app = new Hono();
+    app.use("*", requireUtf8Body());
+    app.post("/", async (c) => {
+      const cached = await (c.req.bodyCache as Record<string, Promise<unknown> | undefined>).text;
+      return c.json({ cached, parsed: await c.req.json() });
+    });
+    const text = '{"content":"caf\u00e9 \u{1F3A5}","n":1}';
+    // A leading BOM is dropped, as Request.text() drops it.
+    const body = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(text)]);
+    const res = await app.request("/", { method: "POST", headers: { "Content-Type": "application/json" }, body });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ cached: text, parsed: { content: "caf\u00e9 \u{1F3A5}", n: 1 } });
+    expect(await new Request("http://x", { method: "POST", body }).text()).toBe(text);
+  });
+
+  it("a malformed JSON body is still the validator's 400, and a write with a BOM is stored as sent", async () => {
+    const post = (body: string | Uint8Array) =>
+      exports.default.fetch(
+        new Request("https://keeper.test/v1/videos", {
+          method: "POST",
+          headers: { Authorization: `Bearer ${tokens.write}`, "Content-Type": "application/json" },
+          body,
+        }),
+      );
+    expect((await post('{"filename": ')).status).toBe(400);
+    const video = videoBody();
+    const created = await post(new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(JSON.stringify(video))]));
+    expect(created.status).toBe(201);
+    expect(await created.json()).toMatchObject(video);
   });
 });
