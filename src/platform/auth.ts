@@ -64,9 +64,8 @@ const knownTokens = new WeakMap<KeeperConfig, Map<string, Principal>>();
 /**
  * Compares the presented token with every configured one, always all of them, on fixed-length
  * SHA-256 digests: neither the position of a mismatch nor which list matched leaks through timing.
- * A token found before is looked up instead: the lookup hashes the whole presented string and
- * compares contents only with an entry of the same hash, so it says no more than the answer's
- * status does.
+ * A token found valid before is looked up instead: only configured tokens are ever found there,
+ * and whether a token is valid is what the answer's status says anyway.
  */
 export async function principalFromBearer(token: string, config: KeeperConfig): Promise<Principal | null> {
   const known = knownTokens.get(config) ?? new Map<string, Principal>();
