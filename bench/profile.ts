@@ -12,8 +12,8 @@ import { loadDatasetSize, type Scenario, workloadRequest } from "./load-workload
  * scenario's requests. Writes the profile (open it in Chrome DevTools' Performance panel) and prints
  * the functions that held the most samples, by their own time and with their callees.
  *
- * Shares are of samples, not of the time between them: the sampler does not tick at a steady rate
- * while the isolate waits, so a function's summed time deltas over-count whatever ran before a wait.
+ * Shares count samples. The profile's time deltas are not used: a delta runs from one sample to the
+ * next, so it also holds whatever waiting the isolate did in between and charges it to a frame.
  * The isolate is keeper's Worker alone; local D1, wrangler dev's proxy and asset router run elsewhere
  * in the workerd process, so these shares are of keeper's own part of a request.
  *
