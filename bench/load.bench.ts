@@ -30,8 +30,9 @@ import { loadDatasetSize, readVideo, type Scenario, workloadRequest, writeVideo 
  *
  * `--compare <checkout>` adds a fourth peer, `compared`: keeper as another checkout of this project
  * builds it (an older commit with the same migrations, and its own node_modules), served by that
- * checkout's wrangler on its own copy of the data and measured in the same rotation; `ratiosVsCompared` is keeper ÷ it per
- * round, so a change to the request path is measured against the code before it, interleaved.
+ * checkout's wrangler on its own copy of the data and measured in the same rotation;
+ * `ratiosVsCompared` is keeper ÷ it per round, so a change to the request path is measured against
+ * the code before it, interleaved.
  *
  *   npm run bench:load -- --seconds 8 --rounds 5 --connections 10 [--scale 0.1] [--compare ../before]
  */
