@@ -3,7 +3,7 @@ import path from "node:path";
 import autocannon from "autocannon";
 import { generateDataset } from "./dataset";
 import { adminToken, parseFlags, root, startWranglerDev } from "./harness";
-import { loadDatasetSize, type Scenario, workloadRequest } from "./load-workload";
+import { loadDatasetSize, readVideo, type Scenario, workloadRequest } from "./load-workload";
 
 /**
  * npm run bench:profile — where keeper's Worker spends its CPU under the load benchmark's workload:
@@ -14,14 +14,17 @@ import { loadDatasetSize, type Scenario, workloadRequest } from "./load-workload
  *
  * Shares count samples. The profile's time deltas are not used: a delta runs from one sample to the
  * next, so it also holds whatever waiting the isolate did in between and charges it to a frame.
- * The isolate is keeper's Worker alone; local D1, wrangler dev's proxy and asset router run elsewhere
- * in the workerd process, so these shares are of keeper's own part of a request.
+ * The isolate is the Worker alone; local D1, wrangler dev's proxy and asset router run elsewhere in
+ * the workerd process, so these shares are of the Worker's own part of a request. `--worker bare`
+ * profiles the load benchmark's floor instead (bench/bare served with keeper's static assets), for
+ * comparing samples per request.
  *
- *   npm run bench:profile -- [--scenario read|write] [--seconds 8] [--connections 10] [--top 25]
+ *   npm run bench:profile -- [--scenario read|write] [--worker keeper|bare] [--seconds 8] [--top 25]
  */
 
 const flags = parseFlags(process.argv.slice(2), {
   scenario: "read",
+  worker: "keeper",
   seconds: "8",
   connections: "10",
   top: "25",
@@ -30,6 +33,8 @@ const flags = parseFlags(process.argv.slice(2), {
 });
 const scenario = flags.scenario as Scenario;
 if (scenario !== "read" && scenario !== "write") throw new Error("--scenario must be read or write");
+const worker = flags.worker;
+if (worker !== "keeper" && worker !== "bare") throw new Error("--worker must be keeper or bare");
 const seconds = Number(flags.seconds);
 if (!(seconds > 0 && seconds <= 60)) throw new Error("--seconds must be between 1 and 60");
 const connections = Number(flags.connections);
@@ -37,7 +42,7 @@ if (!(Number.isInteger(connections) && connections > 0 && connections <= 100))
   throw new Error("--connections must be a whole number from 1 to 100");
 const top = Number(flags.top);
 if (!(Number.isInteger(top) && top > 0 && top <= 200)) throw new Error("--top must be a whole number from 1 to 200");
-const out = flags.out || path.join(root, `bench/results/profile-${scenario}.cpuprofile`);
+const out = flags.out || path.join(root, `bench/results/profile-${worker}-${scenario}.cpuprofile`);
 
 interface ProfileNode {
   id: number;
@@ -86,27 +91,27 @@ async function inspectorSession(inspectorPort: number) {
 }
 
 /**
- * The lines of the bundle wrangler dev is serving (its `index.js`, which the profile's frames name),
- * read while it exists: a frame is then shown with the start of its source line.
+ * The lines of the bundle wrangler dev is serving (the file the profile's frames name, under
+ * `.wrangler/tmp/dev-*` beside the Worker's config), read while it exists: a frame is then shown
+ * with the start of its source line.
  */
-function servedBundleLines(): string[] {
-  const folder = path.join(root, ".wrangler/tmp");
-  if (!existsSync(folder)) return [];
-  const newest = readdirSync(folder)
-    .filter((name) => name.startsWith("dev-") && existsSync(path.join(folder, name, "index.js")))
-    .map((name) => path.join(folder, name, "index.js"))
+function servedBundleLines(file: string): string[] {
+  const folders = [root, path.join(root, "bench/bare")].map((dir) => path.join(dir, ".wrangler/tmp")).filter(existsSync);
+  const newest = folders
+    .flatMap((folder) => readdirSync(folder).map((name) => path.join(folder, name, file)))
+    .filter((candidate) => path.basename(path.dirname(candidate)).startsWith("dev-") && existsSync(candidate))
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
   return newest ? readFileSync(newest, "utf8").split("\n") : [];
 }
 
 /** Each function's share of the samples: its own, and with everything it called. */
-function sampleShares(profile: Profile, bundle: string[]) {
+function sampleShares(profile: Profile, bundle: { file: string; lines: string[] }) {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parentOf = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
   const label = (node: ProfileNode) => {
     const { functionName, url, lineNumber } = node.callFrame;
-    const source = url === "index.js" ? (bundle[lineNumber]?.trim().slice(0, 60) ?? "") : "";
+    const source = url === bundle.file ? (bundle.lines[lineNumber]?.trim().slice(0, 60) ?? "") : "";
     return `${functionName || "(anonymous)"} ${url}:${lineNumber + 1}${source ? `  ${source}` : ""}`;
   };
   const own = new Map<string, number>();
@@ -131,12 +136,16 @@ function sampleShares(profile: Profile, bundle: string[]) {
   return { samples: profile.samples.length, own: rank(own), withCallees: rank(withCallees) };
 }
 
-const state = path.join(path.resolve(flags.work), "keeper");
+const state = path.join(path.resolve(flags.work), worker);
 console.error(`dataset: the load benchmark's (scale 1) → ${state}`);
 generateDataset(state, loadDatasetSize(1), { fresh: true });
-const server = await startWranglerDev({ persistTo: state });
+const server = await startWranglerDev(
+  worker === "keeper"
+    ? { persistTo: state }
+    : { persistTo: state, config: "bench/bare/wrangler.assets.toml", readyPath: `/context/${readVideo}` },
+);
 try {
-  const request = workloadRequest("keeper", scenario, server.url, adminToken());
+  const request = workloadRequest(worker, scenario, server.url, adminToken());
   await autocannon({ ...request, connections, duration: 3 });
   const inspector = await inspectorSession(server.inspectorPort);
   await inspector.send("Profiler.enable");
@@ -148,10 +157,11 @@ try {
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx answers, ${result.errors} errors`);
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(profile));
-  const shares = sampleShares(profile, servedBundleLines());
+  const bundleFile = worker === "keeper" ? "index.js" : "worker.js";
+  const shares = sampleShares(profile, { file: bundleFile, lines: servedBundleLines(bundleFile) });
   const percent = (share: number) => `${(100 * share).toFixed(1).padStart(5)}%`;
   console.log(
-    `${scenario}: ${result.requests.total} requests in ${seconds} s, ${shares.samples} samples of keeper's isolate → ${path.relative(root, out)}`,
+    `${worker} ${scenario}: ${result.requests.total} requests in ${seconds} s, ${shares.samples} samples of the Worker's isolate (${(shares.samples / result.requests.total).toFixed(2)} per request) → ${path.relative(root, out)}`,
   );
   console.log("\nown time (share of samples)");
   for (const entry of shares.own) console.log(`${percent(entry.share)}  ${entry.name}`);
