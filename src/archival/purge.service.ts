@@ -136,7 +136,8 @@ export const PURGE_BATCH_ROWS = 8 * PURGE_CHUNK_ROWS;
 /**
  * Ids travel as one JSON array of strings, so a set is not bounded by D1's 100 bound parameters.
  * Plain `value`s, not `json_extract` of [id, …] pairs: with `json_extract` in the IN list of the
- * cascading DELETE, the reference purge took local D1 ~15% longer (docs/benchmarks.md, Archival).
+ * cascading DELETE the reference purge was slower in local D1 (1.80 s against 1.56 s in
+ * `bench/archival.bench.ts`, docs/benchmarks.md, Archival).
  */
 const inIds = "SELECT value FROM json_each(?)";
 
@@ -208,6 +209,7 @@ export async function purgeDueVideos({
   const selected = input.videos.slice(0, PURGE_SET_SIZE);
   if (selected.length === 0) return { purged: [], rows: 0, mediaDeleted: 0, mediaErrors: 0 };
   const set = JSON.stringify(selected.map((video) => [video.id, video.deleted_at]));
+  const selectedIds = JSON.stringify(selected.map((video) => video.id));
   const tables = Object.keys(countsBySet) as (keyof typeof countsBySet)[];
   // Claimed videos can no longer be restored; a video restored (or restored and deleted again)
   // since it was selected keeps its deleted_at changed and is not claimed. The counts run after the
@@ -221,9 +223,7 @@ export async function purgeDueVideos({
          RETURNING videos.id AS id`,
       )
       .bind(ctx.now().getTime(), set),
-    ...tables.map((table) =>
-      ctx.d1.prepare(countsBySet[table].replace("CLAIMED", claimedInSet)).bind(JSON.stringify(selected.map((video) => video.id))),
-    ),
+    ...tables.map((table) => ctx.d1.prepare(countsBySet[table].replace("CLAIMED", claimedInSet)).bind(selectedIds)),
   ]);
   const claimed = new Set((claim.results as { id: string }[]).map((row) => row.id));
   const ids = selected.map((video) => video.id).filter((id) => claimed.has(id));
