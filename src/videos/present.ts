@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import type { conversations, memory, messages, videoContext, videos } from "../db/schema";
+import type { conversations, memory, messages, videos } from "../db/schema";
 import { isoFromEpochMs, maxEpochMs } from "../platform/iso-time";
 import type { Logger } from "../platform/logger";
 
@@ -127,18 +127,34 @@ export const ContextEntry = z
   })
   .openapi("ContextEntry");
 
-export function presentContext(row: typeof videoContext.$inferSelect): z.infer<typeof ContextEntry> {
+/**
+ * A context row as D1 returns it (snake_case, the table's columns). The data API reads context
+ * with its own SQL, not Drizzle: the hot list presents D1's row objects without copying them first.
+ */
+export interface StoredContextRow {
+  id: number;
+  video_id: string;
+  context_type: string;
+  tool_name: string;
+  timestamp: number | null;
+  data: string;
+  confidence: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export function presentContext(row: StoredContextRow): z.infer<typeof ContextEntry> {
   const problems: Problems = [];
   const entry = {
     id: row.id,
-    video_id: row.videoId,
-    context_type: row.contextType,
-    tool_name: row.toolName,
+    video_id: row.video_id,
+    context_type: row.context_type,
+    tool_name: row.tool_name,
     timestamp: row.timestamp,
     confidence: row.confidence,
     data: storedJson(row.data, "data", isObject, {}, problems),
-    created_at: requiredIso(row.createdAt, "created_at", problems),
-    updated_at: requiredIso(row.updatedAt, "updated_at", problems),
+    created_at: requiredIso(row.created_at, "created_at", problems),
+    updated_at: requiredIso(row.updated_at, "updated_at", problems),
   };
   return withProblems(entry, problems);
 }

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "../../src/db/client";
+import type { videoContext } from "../../src/db/schema";
 import { encodeCursor } from "../../src/platform/cursor";
 import { listContext } from "../../src/videos/context.service";
 import { presentContext } from "../../src/videos/present";
@@ -15,6 +16,19 @@ const shapes = [
   { name: "after a cursor", input: { videoId: "vid-c", afterId: 7, limit: 3 } },
   { name: "by type after a cursor", input: { videoId: "vid-d", contextType: "custom.note", afterId: 0, limit: 2 } },
 ];
+
+/** Drizzle's row of video_context as D1 returns it, the shape the data API presents. */
+const asStored = (row: typeof videoContext.$inferSelect) => ({
+  id: row.id,
+  video_id: row.videoId,
+  context_type: row.contextType,
+  tool_name: row.toolName,
+  timestamp: row.timestamp,
+  data: row.data,
+  confidence: row.confidence,
+  created_at: row.createdAt,
+  updated_at: row.updatedAt,
+});
 
 describe("the context list's SQL, built once per shape of the filters", () => {
   const db = openDatabase(env.DB);
@@ -40,6 +54,6 @@ describe("the context list's SQL, built once per shape of the filters", () => {
     });
     const expected = await listContextQuery(db, { videoId, contextType: input.contextType, afterId, limit: 3 });
     expect(expected.length).toBeGreaterThan(0);
-    expect(page.items).toEqual(expected.slice(0, 2).map(presentContext));
+    expect(page.items).toEqual(expected.slice(0, 2).map((row) => presentContext(asStored(row))));
   });
 });
