@@ -15,7 +15,7 @@ const app = new Hono<{ Bindings: { DB: D1Database } }>();
 app.get("/ready", (c) => c.text("ready"));
 
 app.post("/read-pages", async (c) => {
-  const schema = await introspect(c.env.DB, { oneBatch: true });
+  const schema = await introspect(c.env.DB);
   let rows = 0;
   let pages = 0;
   for (const table of schema.tables) {

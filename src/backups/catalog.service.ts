@@ -49,14 +49,40 @@ export async function requireManifest(ctx: AppContext, id: string): Promise<Mani
   return manifest;
 }
 
-/** Complete backups, newest first. */
+const newestFirst = (a: Manifest, b: Manifest) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id);
+
+/** Complete backups, newest first. One R2 read per backup: where only the newest matter, newestBackups. */
 export async function listBackups({ ctx }: { ctx: AppContext }) {
   const manifests: Manifest[] = [];
   for (const id of await listBackupIds(ctx)) {
     const manifest = await readManifest(ctx, id);
     if (manifest) manifests.push(manifest);
   }
-  return manifests.sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id));
+  return manifests.sort(newestFirst);
+}
+
+/** When a backup id's creation second began (ids start with it: YYYYMMDDTHHMMSSZ). */
+const idSecondMs = (id: string) =>
+  Date.UTC(+id.slice(0, 4), +id.slice(4, 6) - 1, +id.slice(6, 8), +id.slice(9, 11), +id.slice(11, 13), +id.slice(13, 15));
+
+/**
+ * The same as `listBackups(...).slice(0, limit)`, reading manifests newest id first and stopping
+ * once no older id can be among them: each manifest is an R2 read, and the free plan allows 50 R2
+ * calls per invocation, which a bucket of daily backups outgrows. A backup's id is taken from the
+ * clock just before its `created_at`, so a backup whose id began more than 2 s before the oldest
+ * kept `created_at` cannot be newer than it.
+ */
+export async function newestBackups({ ctx, input }: { ctx: AppContext; input: { limit: number } }) {
+  const found: Manifest[] = [];
+  for (const id of (await listBackupIds(ctx)).reverse()) {
+    if (found.length >= input.limit) {
+      const oldestKept = Date.parse(found.sort(newestFirst)[input.limit - 1].created_at);
+      if (idSecondMs(id) + 2_000 <= oldestKept) break;
+    }
+    const manifest = await readManifest(ctx, id);
+    if (manifest) found.push(manifest);
+  }
+  return found.sort(newestFirst).slice(0, input.limit);
 }
 
 /**

@@ -133,7 +133,7 @@ function backupId(now: Date): string {
  * without its parent.
  */
 export async function startBackup(ctx: AppContext): Promise<BackupCursor> {
-  const schema = await introspect(ctx.d1, { oneBatch: true });
+  const schema = await introspect(ctx.d1);
   const included = schema.tables.filter((table) => !EXCLUDED_TABLES.includes(table.name));
   const hasSequence = await ctx.d1
     .prepare("SELECT 1 AS x FROM sqlite_schema WHERE type = 'table' AND name = 'sqlite_sequence'")

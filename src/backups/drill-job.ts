@@ -1,7 +1,7 @@
 import { NonRetryableError } from "cloudflare:workflows";
 import type { JobDefinition, JobSlice, StepContext } from "../maintenance/job-runtime";
 import { recordBackupCheck } from "./backup-checks.service";
-import { listBackups } from "./catalog.service";
+import { newestBackups } from "./catalog.service";
 import { type RestoreState, restoreJobDefinition } from "./restore-job";
 
 export const DRILL_JOB = "backups.drill";
@@ -49,7 +49,7 @@ export const drillJobDefinition: JobDefinition<DrillJobInput, DrillState> = {
   kind: "drill",
   job: DRILL_JOB,
   async begin({ ctx }) {
-    const [latest] = await listBackups({ ctx });
+    const [latest] = await newestBackups({ ctx, input: { limit: 1 } });
     if (!latest) return sliceOf({ restore: null }, null);
     const input = { id: latest.id, target: "scratch" as const, force: true, confirm: true };
     const slice = await restoreJobDefinition.begin({ ctx, input }).catch(async (error: unknown) => {

@@ -30,12 +30,10 @@ const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 export const quoteIdentifier = quote;
 
 /**
- * `oneBatch`: both PRAGMAs of every table in one D1 batch, so reading a schema costs two queries
- * instead of two per table (a backup's first step, under a small step budget). Without it each
- * PRAGMA is its own query: restore reads this way, since its D1 batches are its writes and its
- * failure handling is built on that.
+ * Both PRAGMAs of every table in one D1 batch: reading a schema costs two queries, not two per
+ * table (a backup's first step and a restore's plan run under a step budget of 45 on the free plan).
  */
-export async function introspect(d1: D1Database, options: { oneBatch?: boolean } = {}): Promise<SchemaInfo> {
+export async function introspect(d1: D1Database): Promise<SchemaInfo> {
   const { results } = await d1
     .prepare(
       "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND tbl_name NOT LIKE '_cf_%' ORDER BY rowid",
@@ -48,9 +46,7 @@ export async function introspect(d1: D1Database, options: { oneBatch?: boolean }
     d1.prepare(`PRAGMA table_xinfo(${quote(entry.name)})`),
     d1.prepare(`PRAGMA foreign_key_list(${quote(entry.name)})`),
   ]);
-  const pragmas: D1Result[] = [];
-  if (options.oneBatch && statements.length > 0) pragmas.push(...(await d1.batch(statements)));
-  else for (const statement of statements) pragmas.push(await statement.all());
+  const pragmas = statements.length > 0 ? await d1.batch(statements) : [];
   tableEntries.forEach((entry, index) => {
     const columns = pragmas[index * 2].results as { name: string; hidden: number; type: string; pk: number }[];
     const references = pragmas[index * 2 + 1].results as { table: string }[];

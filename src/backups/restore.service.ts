@@ -17,15 +17,27 @@ export interface RestoreInput {
   confirm: boolean;
 }
 
+/** The tables of `names` the target has, in that order, with their row counts: two queries. */
 export async function existingRows(d1: D1Database, names: string[]) {
-  const present: { name: string; rows: number }[] = [];
-  for (const name of names) {
-    const exists = await d1.prepare("SELECT 1 AS x FROM sqlite_schema WHERE type = 'table' AND name = ?").bind(name).first();
-    if (!exists) continue;
-    const count = await d1.prepare(`SELECT count(*) AS n FROM ${quoteIdentifier(name)}`).first<{ n: number }>();
-    present.push({ name, rows: count?.n ?? 0 });
-  }
-  return present;
+  if (names.length === 0) return [];
+  const { results } = await d1
+    .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name IN (SELECT value FROM json_each(?))")
+    .bind(JSON.stringify(names))
+    .all<{ name: string }>();
+  const found = new Set(results.map((row) => row.name));
+  return rowCounts(
+    d1,
+    names.filter((name) => found.has(name)),
+  );
+}
+
+/** Each table's row count, all in one D1 batch: the plan's reads fit a free-plan step whatever the tables. */
+async function rowCounts(d1: D1Database, names: string[]) {
+  if (names.length === 0) return [];
+  const results = await d1.batch<{ n: number }>(
+    names.map((name) => d1.prepare(`SELECT count(*) AS n FROM ${quoteIdentifier(name)}`)),
+  );
+  return names.map((name, i) => ({ name, rows: results[i].results[0]?.n ?? 0 }));
 }
 
 /** What a restore will do to its target, computed without changing it. */
@@ -44,16 +56,17 @@ export interface RestorePlan {
  * key: dropping their parent would delete (or null) their rows by cascade, so such a restore is refused.
  */
 async function cascadeVictims(d1: D1Database, dropped: string[], names: Set<string>) {
+  if (dropped.length === 0) return [];
   const schema = await introspect(d1);
-  const victims: { table: string; references: string[]; rows: number }[] = [];
-  for (const table of schema.tables) {
-    if (names.has(table.name)) continue;
-    const references = table.parents.filter((parent) => dropped.includes(parent));
-    if (references.length === 0) continue;
-    const count = await d1.prepare(`SELECT count(*) AS n FROM ${quoteIdentifier(table.name)}`).first<{ n: number }>();
-    if ((count?.n ?? 0) > 0) victims.push({ table: table.name, references, rows: count?.n ?? 0 });
-  }
-  return victims;
+  const children = schema.tables
+    .filter((table) => !names.has(table.name))
+    .map((table) => ({ table: table.name, references: table.parents.filter((parent) => dropped.includes(parent)) }))
+    .filter((child) => child.references.length > 0);
+  const counts = await rowCounts(
+    d1,
+    children.map((child) => child.table),
+  );
+  return children.map((child, index) => ({ ...child, rows: counts[index].rows })).filter((child) => child.rows > 0);
 }
 
 /**

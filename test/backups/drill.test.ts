@@ -1,13 +1,16 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
+import { drillJobDefinition } from "../../src/backups/drill-job";
+import { manifestKey } from "../../src/backups/manifest";
+import { budgetProfiles } from "../../src/maintenance/budget";
 import { jobsByCron } from "../../src/maintenance/jobs";
 import { dispatchScheduled } from "../../src/maintenance/scheduled";
 import { parseConfig } from "../../src/platform/config";
 import { deletePrefix } from "../../src/platform/r2";
 import { at } from "../archival/support";
 import { seedContext, seedVideo } from "../support/factories";
-import { leaseOf, waitForRun } from "../support/jobs";
+import { leaseOf, runLocally, waitForRun } from "../support/jobs";
 import { backupNow, manifestOf } from "./support";
 
 const config = parseConfig(env as unknown as Record<string, unknown>);
@@ -97,4 +100,27 @@ describe("the restore drill as a Workflow", () => {
     await waitForRun(runs[0].id);
     expect(await leaseOf("scratch-db")).toBeNull();
   });
+
+  it("on the free plan, with 60 older backups in the bucket, reads the newest manifest only and succeeds", async () => {
+    await seedSome(2);
+    const newest = await backupNow(Date.UTC(2038, 0, 1));
+    // Older backups as the catalog sees them: manifests under older ids (one R2 read each, if read).
+    const manifest = await (await env.BACKUPS.get(manifestKey(newest.id)))?.json<Record<string, unknown>>();
+    for (let day = 1; day <= 60; day++) {
+      const date = new Date(Date.UTC(2037, 9, day));
+      const id = `${date.toISOString().slice(0, 10).replaceAll("-", "")}T040000Z-${(1000 + day).toString(16)}`;
+      await env.BACKUPS.put(manifestKey(id), JSON.stringify({ ...manifest, id, created_at: date.toISOString(), objects: [] }));
+    }
+    const now = Date.UTC(2038, 0, 2);
+    const local = await runLocally({
+      definition: drillJobDefinition,
+      input: { requestedAt: now },
+      now,
+      bindings: { ...env, KEEPER_PLATFORM_LIMITS: "free", KEEPER_JOB_BUDGET: "free" } as unknown as Env,
+    });
+    expect(local.run?.status, local.run?.error ?? "").toBe("succeeded");
+    const counts = JSON.parse(local.run?.counts ?? "{}");
+    expect(counts).toMatchObject({ backup: newest.id, target: "scratch", verified: true });
+    expect(counts.max_r2_calls_per_step).toBeLessThanOrEqual(budgetProfiles.free.r2Calls);
+  }, 60_000);
 });

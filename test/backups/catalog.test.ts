@@ -1,0 +1,64 @@
+import { env } from "cloudflare:workers";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { listBackups, newestBackups } from "../../src/backups/catalog.service";
+import { BACKUP_PREFIX, manifestKey } from "../../src/backups/manifest";
+import { deletePrefix } from "../../src/platform/r2";
+import { contextOn } from "../migrations/support";
+import { backupNow, manifestOf } from "./support";
+
+const base = Date.UTC(2041, 4, 6, 7, 8, 0);
+
+/** A backup id as create.service writes it: its second, then four hex digits. */
+const idAt = (ms: number, suffix: number) =>
+  `${new Date(ms)
+    .toISOString()
+    .replaceAll(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z")}-${suffix.toString(16).padStart(4, "0")}`;
+
+const backup = fc.record({
+  second: fc.integer({ min: 0, max: 6 }),
+  suffix: fc.integer({ min: 0, max: 0xffff }),
+  // created_at is read from the clock just after the id: up to 2 s later here.
+  lateMs: fc.integer({ min: 0, max: 1999 }),
+  complete: fc.boolean(),
+});
+
+describe("the newest backups", () => {
+  it("are the first of the whole list, read newest id first, with seconds shared and ids out of created_at order", async () => {
+    const ctx = contextOn(env.DB);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(backup, { minLength: 1, maxLength: 12, selector: (b) => `${b.second}-${b.suffix}` }),
+        fc.integer({ min: 1, max: 5 }),
+        async (backups, limit) => {
+          await deletePrefix(env.BACKUPS, BACKUP_PREFIX);
+          for (const b of backups) {
+            const id = idAt(base + b.second * 1000, b.suffix);
+            const createdAt = new Date(base + b.second * 1000 + b.lateMs).toISOString();
+            // An incomplete backup has objects but no manifest yet.
+            if (b.complete) await env.BACKUPS.put(manifestKey(id), JSON.stringify({ id, created_at: createdAt }));
+            else await env.BACKUPS.put(`${BACKUP_PREFIX}${id}/0001-videos.sql.zst`, "partial");
+          }
+          const all = await listBackups({ ctx });
+          const newest = await newestBackups({ ctx, input: { limit } });
+          expect(newest.map((m) => m.id)).toEqual(all.slice(0, limit).map((m) => m.id));
+        },
+      ),
+      { numRuns: 40 },
+    );
+    await deletePrefix(env.BACKUPS, BACKUP_PREFIX);
+  });
+
+  it("rely on a backup's created_at coming less than 2 s after its id's second, as the backup job writes them", async () => {
+    const { id } = await backupNow();
+    const manifest = await manifestOf(id);
+    const idSecond = Date.parse(
+      `${id.slice(0, 4)}-${id.slice(4, 6)}-${id.slice(6, 11)}:${id.slice(11, 13)}:${id.slice(13, 15)}Z`,
+    );
+    const late = Date.parse(manifest.created_at) - idSecond;
+    expect(late).toBeGreaterThanOrEqual(0);
+    expect(late).toBeLessThan(2_000);
+    await deletePrefix(env.BACKUPS, BACKUP_PREFIX);
+  });
+});
