@@ -1,6 +1,6 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { listBackupsWithChecks } from "../backups/backup-checks.service";
-import { listBackups } from "../backups/catalog.service";
+import { newestBackups } from "../backups/catalog.service";
 import { dumpSizeByTable } from "../backups/manifest";
 import { JobRunSchema } from "../maintenance/routes";
 import { listRuns, runExclusive } from "../maintenance/runs";
@@ -25,6 +25,9 @@ import {
   SizeReport,
   SlowQuery,
 } from "./schemas";
+
+/** The backups the dashboard lists, newest first: it reads only their manifests from R2. */
+const DASHBOARD_BACKUPS = 10;
 
 const Window = z.object({
   hours: decimalInteger(1, 24 * 30).default(24),
@@ -197,7 +200,7 @@ export function registerHealthRoutes(app: OpenAPIHono<KeeperEnv>) {
     const points = await recentSnapshots(ctx, now - 7 * 86_400_000);
     const indexes = await indexCheck(ctx);
     const migrations = await getMigrationStatus({ ctx });
-    const manifests = await listBackups({ ctx });
+    const manifests = await newestBackups({ ctx, input: { limit: DASHBOARD_BACKUPS } });
     const newest = manifests[0];
     const dumpSizes = newest ? dumpSizeByTable(newest) : new Map<string, { sql_bytes: number }>();
     const page = Dashboard({
@@ -232,7 +235,7 @@ export function registerHealthRoutes(app: OpenAPIHono<KeeperEnv>) {
         runs: await listRuns({ ctx, input: { limit: 15 } }),
         longJobs: await runningAndLongJobs({ ctx, input: { limit: 10 } }),
         tableSizesFrom: newest ? { id: newest.id, created_at: newest.created_at } : null,
-        backups: await listBackupsWithChecks({ ctx, input: { limit: 10, manifests } }),
+        backups: await listBackupsWithChecks({ ctx, input: { manifests } }),
       },
     });
     return c.html(`<!doctype html>${await page}`, 200);

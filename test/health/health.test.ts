@@ -2,13 +2,14 @@ import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
-import { MANIFEST_FORMAT, type Manifest, manifestKey } from "../../src/backups/manifest";
+import { MANIFEST_FORMAT, MANIFEST_NAME, type Manifest, manifestKey } from "../../src/backups/manifest";
 import { sign } from "../../src/health/alerts";
 import { growth } from "../../src/health/checks.service";
 import { healthSnapshotJob } from "../../src/health/jobs";
 import { monitorD1, normalizeStatement, QueryRecorder } from "../../src/health/monitor";
 import { dispatchScheduled } from "../../src/maintenance/scheduled";
 import { parseConfig } from "../../src/platform/config";
+import { replacingMethod } from "../support/bindings";
 import { seedJobRun, seedVideo } from "../support/factories";
 import { call, tokens } from "../support/http";
 
@@ -378,6 +379,34 @@ describe("dashboard", () => {
     expect(backupRow(good)).toMatch(/class="ok"[^>]*>verify ok at \d{4}-/);
     expect(backupRow(bad)).toMatch(/class="bad"[^>]*>verify failed \(1\) at \d{4}-/);
     expect(backupRow(bad)).toContain("is missing");
+  });
+
+  it("reads only the newest backups' manifests from R2, however many the bucket holds", async () => {
+    const ids = Array.from(
+      { length: 30 },
+      (_, day) => `299001${String(day + 1).padStart(2, "0")}T000000Z-${(0xa000 + day).toString(16)}`,
+    );
+    for (const id of ids) await storeManifest(id);
+    let manifestReads = 0;
+    const counted = replacingMethod(env.BACKUPS, "get", (original) => (...args) => {
+      if (String(args[0]).endsWith(`/${MANIFEST_NAME}`)) manifestReads++;
+      return original(...args);
+    });
+    const res = await createApp().request(
+      "/admin/dashboard",
+      { headers: { Authorization: `Bearer ${tokens.read}` } },
+      {
+        ...env,
+        BACKUPS: counted,
+      },
+    );
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    const backups = html.slice(html.indexOf('id="backups"'), html.indexOf('id="jobs"'));
+    for (const id of ids.slice(-10)) expect(backups).toContain(id);
+    expect(backups).not.toContain(ids[19]);
+    expect(manifestReads).toBe(10);
+    for (const id of ids) await env.BACKUPS.delete(manifestKey(id));
   });
 
   it("renders the score without JavaScript, and takes ?token= only in development", async () => {
