@@ -61,9 +61,9 @@ export async function listBackups({ ctx }: { ctx: AppContext }) {
   return manifests.sort(newestFirst);
 }
 
-/** When a backup id's creation second began (ids start with it: YYYYMMDDTHHMMSSZ). */
-const idSecondMs = (id: string) =>
-  Date.UTC(+id.slice(0, 4), +id.slice(4, 6) - 1, +id.slice(6, 8), +id.slice(9, 11), +id.slice(11, 13), +id.slice(13, 15));
+/** When a backup id's creation second began (ids start with it: YYYYMMDDTHHMMSSZ); NaN for another name. */
+export const idSecondMs = (id: string) =>
+  Date.parse(`${id.slice(0, 4)}-${id.slice(4, 6)}-${id.slice(6, 8)}T${id.slice(9, 11)}:${id.slice(11, 13)}:${id.slice(13, 15)}Z`);
 
 /**
  * The same as `listBackups(...).slice(0, limit)`, reading manifests newest id first and stopping

@@ -4,7 +4,7 @@ import type { AppContext } from "../platform/context";
 import { KeeperError } from "../platform/errors";
 import { deletePrefix } from "../platform/r2";
 import { forgetBackupChecks } from "./backup-checks.service";
-import { listBackupIds, listBackups } from "./catalog.service";
+import { idSecondMs, listBackupIds, listBackups } from "./catalog.service";
 import { BACKUP_JOB } from "./create.service";
 import { BACKUP_PREFIX, type Manifest, manifestKey } from "./manifest";
 import { RESTORE_JOB } from "./restore-job";
@@ -108,9 +108,7 @@ export async function pruneBackups({
   const leftovers: string[] = [];
   for (const id of (writing?.n ?? 0) > 0 ? [] : await listBackupIds(ctx)) {
     if (complete.has(id)) continue;
-    const started = Date.parse(
-      `${id.slice(0, 4)}-${id.slice(4, 6)}-${id.slice(6, 8)}T${id.slice(9, 11)}:${id.slice(11, 13)}:${id.slice(13, 15)}Z`,
-    );
+    const started = idSecondMs(id);
     if (Number.isFinite(started) && now - started > INCOMPLETE_GRACE_MS) leftovers.push(id);
   }
   const plan = { rules, keep: [...kept].map(([id, why]) => ({ id, why })), delete: doomed, incomplete: leftovers };

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { listBackups, newestBackups } from "../../src/backups/catalog.service";
+import { idSecondMs, listBackups, newestBackups } from "../../src/backups/catalog.service";
 import { BACKUP_PREFIX, manifestKey } from "../../src/backups/manifest";
 import { deletePrefix } from "../../src/platform/r2";
 import { contextOn } from "../migrations/support";
@@ -53,10 +53,7 @@ describe("the newest backups", () => {
   it("rely on a backup's created_at coming less than 2 s after its id's second, as the backup job writes them", async () => {
     const { id } = await backupNow();
     const manifest = await manifestOf(id);
-    const idSecond = Date.parse(
-      `${id.slice(0, 4)}-${id.slice(4, 6)}-${id.slice(6, 11)}:${id.slice(11, 13)}:${id.slice(13, 15)}Z`,
-    );
-    const late = Date.parse(manifest.created_at) - idSecond;
+    const late = Date.parse(manifest.created_at) - idSecondMs(id);
     expect(late).toBeGreaterThanOrEqual(0);
     expect(late).toBeLessThan(2_000);
     await deletePrefix(env.BACKUPS, BACKUP_PREFIX);
