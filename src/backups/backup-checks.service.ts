@@ -83,10 +83,10 @@ export async function listBackupsWithChecks({
   input,
 }: {
   ctx: AppContext;
-  /** `manifests`: the complete backups already read (listBackups), newest first. */
-  input?: { limit?: number; manifests?: Manifest[] };
+  /** `manifests`: the complete backups already read (listBackups or newestBackups), newest first. */
+  input?: { manifests?: Manifest[] };
 }) {
-  const backups = (input?.manifests ?? (await listBackups({ ctx }))).slice(0, input?.limit);
+  const backups = input?.manifests ?? (await listBackups({ ctx }));
   const checks = await latestBackupChecks(
     ctx,
     backups.map((backup) => backup.id),
