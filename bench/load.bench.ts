@@ -23,7 +23,8 @@ import { loadDatasetSize, readVideo, type Scenario, workloadRequest, writeVideo 
  * run under `wrangler dev` on loopback, each on its own copy of the same generated database (two
  * workerd processes on one SQLite file contend for its lock). Samples are interleaved: every round
  * runs the three peers back to back, each round starting with the next peer in turn, after one
- * unmeasured warm-up sample each. Reports requests/s (min/median/max over the rounds), latency, CPU
+ * unmeasured warm-up sample each. The default number of rounds is twice the number of peers, so
+ * every peer opens as many rounds as every other (the peer opening a round can fare better). Reports requests/s (min/median/max over the rounds), latency, CPU
  * seconds of each workerd process tree, and per round keeper ÷ bareWithAssets (`ratios`, the floor
  * keeper is held to) and keeper ÷ bare (`ratiosVsNoAssets`), each as min/median/max over the rounds.
  * Checks nothing was lost: rows written = 2xx write responses, for every peer.
@@ -34,12 +35,12 @@ import { loadDatasetSize, readVideo, type Scenario, workloadRequest, writeVideo 
  * `ratiosVsCompared` is keeper ÷ it per round, so a change to the request path is measured against
  * the code before it, interleaved.
  *
- *   npm run bench:load -- --seconds 8 --rounds 5 --connections 10 [--scale 0.1] [--compare ../before]
+ *   npm run bench:load -- --seconds 8 [--rounds 6] --connections 10 [--scale 0.1] [--compare ../before]
  */
 
 const flags = parseFlags(process.argv.slice(2), {
   seconds: "8",
-  rounds: "5",
+  rounds: "",
   connections: "10",
   scale: "1",
   compare: "",
@@ -47,10 +48,8 @@ const flags = parseFlags(process.argv.slice(2), {
   out: path.join(root, "bench/results/load.json"),
 });
 const seconds = Number(flags.seconds);
-const rounds = Number(flags.rounds);
 const connections = Number(flags.connections);
 if (!(seconds > 0 && seconds <= 120)) throw new Error("--seconds must be between 1 and 120");
-if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20)) throw new Error("--rounds must be a whole number from 1 to 20");
 if (!(connections > 0 && connections <= 100)) throw new Error("--connections must be between 1 and 100");
 const scale = Number(flags.scale);
 if (!(scale > 0 && scale <= 4)) throw new Error("--scale must be in (0, 4]");
@@ -71,6 +70,10 @@ const compared = flags.compare ? path.resolve(flags.compare) : null;
 if (compared && !existsSync(path.join(compared, "node_modules/.bin/wrangler")))
   throw new Error(`--compare ${compared}: not a checkout of this project with its node_modules installed`);
 const peers: Peer[] = ["bare", "bareWithAssets", "keeper", ...(compared ? (["compared"] as const) : [])];
+const rounds = flags.rounds === "" ? 2 * peers.length : Number(flags.rounds);
+if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20)) throw new Error("--rounds must be a whole number from 1 to 20");
+if (rounds % peers.length !== 0)
+  console.error(`note: with ${rounds} rounds the ${peers.length} peers do not open equally many rounds`);
 /** Peers that serve keeper's data API (the others serve the bare Worker's routes). */
 const servesKeeper = (peer: Peer) => peer === "keeper" || peer === "compared";
 const request = (peer: Peer, scenario: Scenario, server: DevServer, token: string) =>
