@@ -467,7 +467,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Complete backups (those with a manifest), newest first */
+        /**
+         * Complete backups (those with a manifest), newest first
+         * @description Each backup listed is one R2 read of its manifest: with `limit`, only the newest backups' manifests are read (the free plan allows 50 R2 calls per request).
+         */
         get: operations["backups.list"];
         put?: never;
         /** Start the backup Workflow (every table to R2); follow it at /admin/jobs/{run.id} */
@@ -4439,7 +4442,10 @@ export interface operations {
     };
     "backups.list": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Only the newest this many backups (default: all of them) */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;

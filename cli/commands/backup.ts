@@ -10,6 +10,7 @@ import { confirmOrExit } from "../confirm.ts";
 import type { CommandContext } from "../keeper.ts";
 import { emit, keyValues, progress, table } from "../output.ts";
 import { followStartedJob, type JobRun, reportRun, waitForJob } from "./jobs.ts";
+import { positiveInt } from "./videos.ts";
 
 /**
  * `keeper backup …`: create · list · show ID · download ID · verify ID · restore ID · prune · drill.
@@ -77,8 +78,11 @@ export function registerBackup(program: Command, context: CommandContext) {
   backup
     .command("list")
     .description("Complete backups, newest first")
-    .action(async () => {
-      const result = await call((api) => api.GET("/admin/backups"));
+    .option("--limit <n>", "only the newest N (each backup listed is one R2 read in the Worker)", positiveInt)
+    .action(async (options: { limit?: number }) => {
+      const result = await call((api) =>
+        api.GET("/admin/backups", { params: { query: options.limit === undefined ? {} : { limit: options.limit } } }),
+      );
       emit(context.output(), result, () =>
         table(
           ["id", "created", "schema", "tables", "rows", "size", "took ms", "last check"],

@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { eq, inArray, max } from "drizzle-orm";
 import { backupChecks } from "../db/schema";
 import type { AppContext } from "../platform/context";
-import { listBackups, summarize } from "./catalog.service";
+import { listBackups, newestBackups, summarize } from "./catalog.service";
 import type { Manifest } from "./manifest";
 
 export const BackupCheck = z
@@ -83,10 +83,15 @@ export async function listBackupsWithChecks({
   input,
 }: {
   ctx: AppContext;
-  /** `manifests`: the complete backups already read (listBackups or newestBackups), newest first. */
-  input?: { manifests?: Manifest[] };
+  /**
+   * `manifests`: the complete backups already read (listBackups or newestBackups), newest first;
+   * otherwise the newest `limit` of them, or all.
+   */
+  input?: { manifests?: Manifest[]; limit?: number };
 }) {
-  const backups = input?.manifests ?? (await listBackups({ ctx }));
+  const backups =
+    input?.manifests ??
+    (input?.limit === undefined ? await listBackups({ ctx }) : await newestBackups({ ctx, input: { limit: input.limit } }));
   const checks = await latestBackupChecks(
     ctx,
     backups.map((backup) => backup.id),

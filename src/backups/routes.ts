@@ -2,6 +2,7 @@ import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { startJob } from "../maintenance/jobs.service";
 import { JobRunSchema } from "../maintenance/routes";
 import type { KeeperEnv } from "../platform/context";
+import { decimalInteger } from "../platform/query-params";
 import { jsonBody as body, jsonContent as json, keeperRoute, problems } from "../platform/route";
 import { BackupCheck, listBackupsWithChecks } from "./backup-checks.service";
 import { backupIdPattern, requireManifest } from "./catalog.service";
@@ -64,6 +65,15 @@ export const listBackupsRoute = keeperRoute({
   scope: "read",
   tags: ["backups"],
   summary: "Complete backups (those with a manifest), newest first",
+  description:
+    "Each backup listed is one R2 read of its manifest: with `limit`, only the newest backups' manifests are read (the free plan allows 50 R2 calls per request).",
+  request: {
+    query: z.object({
+      limit: decimalInteger(1, 1000)
+        .optional()
+        .openapi({ description: "Only the newest this many backups (default: all of them)" }),
+    }),
+  },
   responses: { 200: json("Backups", z.object({ items: z.array(Summary) })) },
 });
 
@@ -205,7 +215,9 @@ export function registerBackupRoutes(app: OpenAPIHono<KeeperEnv>) {
     });
     return c.json(started, 200);
   });
-  app.openapi(listBackupsRoute, async (c) => c.json({ items: await listBackupsWithChecks({ ctx: c.get("ctx") }) }, 200));
+  app.openapi(listBackupsRoute, async (c) =>
+    c.json({ items: await listBackupsWithChecks({ ctx: c.get("ctx"), input: c.req.valid("query") }) }, 200),
+  );
   app.openapi(showBackupRoute, async (c) => c.json(await requireManifest(c.get("ctx"), c.req.valid("param").id), 200));
   app.openapi(downloadBackupRoute, async (c) => {
     const dump = await openDump({

@@ -1,10 +1,13 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { createApp } from "../../src/app";
 import { idSecondMs, listBackups, newestBackups } from "../../src/backups/catalog.service";
-import { BACKUP_PREFIX, manifestKey } from "../../src/backups/manifest";
+import { BACKUP_PREFIX, MANIFEST_NAME, manifestKey } from "../../src/backups/manifest";
 import { deletePrefix } from "../../src/platform/r2";
 import { contextOn } from "../migrations/support";
+import { replacingMethod } from "../support/bindings";
+import { tokens } from "../support/http";
 import { backupNow, manifestOf } from "./support";
 
 const base = Date.UTC(2041, 4, 6, 7, 8, 0);
@@ -56,6 +59,37 @@ describe("the newest backups", () => {
     const late = Date.parse(manifest.created_at) - idSecondMs(id);
     expect(late).toBeGreaterThanOrEqual(0);
     expect(late).toBeLessThan(2_000);
+    await deletePrefix(env.BACKUPS, BACKUP_PREFIX);
+  });
+
+  it("GET /admin/backups?limit=N lists the newest N, reading only their manifests; without it, all", async () => {
+    await deletePrefix(env.BACKUPS, BACKUP_PREFIX);
+    const ids = Array.from({ length: 8 }, (_, day) => idAt(base + day * 86_400_000, 0xb000 + day));
+    for (const [day, id] of ids.entries()) {
+      const created_at = new Date(base + day * 86_400_000).toISOString();
+      await env.BACKUPS.put(manifestKey(id), JSON.stringify({ id, created_at, tables: [], totals: {}, bookmark: {} }));
+    }
+    let manifestReads = 0;
+    const counted = replacingMethod(env.BACKUPS, "get", (original) => (...args) => {
+      if (String(args[0]).endsWith(`/${MANIFEST_NAME}`)) manifestReads++;
+      return original(...args);
+    });
+    const list = (query: string) =>
+      createApp().request(
+        `/admin/backups${query}`,
+        { headers: { Authorization: `Bearer ${tokens.read}` } },
+        {
+          ...env,
+          BACKUPS: counted,
+        },
+      );
+    const newest = await list("?limit=3");
+    expect(newest.status).toBe(200);
+    expect((await newest.json<{ items: { id: string }[] }>()).items.map((item) => item.id)).toEqual(ids.slice(-3).reverse());
+    expect(manifestReads).toBe(3);
+    const all = await list("");
+    expect((await all.json<{ items: unknown[] }>()).items).toHaveLength(8);
+    for (const bad of ["?limit=0", "?limit=1001", "?limit=2.5", "?limit=0x10"]) expect((await list(bad)).status, bad).toBe(400);
     await deletePrefix(env.BACKUPS, BACKUP_PREFIX);
   });
 });

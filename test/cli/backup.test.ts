@@ -34,9 +34,9 @@ const listed = [
 before(async () => {
   server = createServer((req, res) => {
     urls.push(req.url ?? "");
-    if (req.url === "/admin/backups") {
+    if (req.url === "/admin/backups" || req.url === "/admin/backups?limit=2") {
       res.writeHead(200, { "Content-Type": "application/json" });
-      res.end(JSON.stringify({ items: listed }));
+      res.end(JSON.stringify({ items: req.url.endsWith("limit=2") ? listed.slice(0, 2) : listed }));
       return;
     }
     res.writeHead(200, { "Content-Type": "application/zstd" });
@@ -89,5 +89,15 @@ describe("keeper backup list", () => {
     assert.match(line("cccc"), /verify FAILED \(2 problems\) at 2030-01-03T01:00:00\.000Z/);
     assert.match(line("bbbb"), /drill ok at 2030-01-02T01:00:00\.000Z/);
     assert.match(line("aaaa"), /never checked/);
+  });
+
+  it("--limit asks the Worker for the newest N only", async () => {
+    const result = await runKeeper(["--url", base, "--token", "t", "backup", "list", "--limit", "2"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(urls.at(-1), "/admin/backups?limit=2");
+    assert.match(result.stdout, /cccc/);
+    assert.doesNotMatch(result.stdout, /aaaa/);
+    const refused = await runKeeper(["--url", base, "--token", "t", "backup", "list", "--limit", "0"]);
+    assert.notEqual(refused.code, 0);
   });
 });
