@@ -2,8 +2,11 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { digestTable } from "../../src/backups/digest";
 import { introspect } from "../../src/backups/introspect";
+import { planRestore } from "../../src/backups/restore.service";
 import { UNIT_ATTEMPTS } from "../../src/backups/restore-job";
+import { countD1Calls } from "../../src/maintenance/budget";
 import { at } from "../archival/support";
+import { contextOn } from "../migrations/support";
 import { seedContext, seedConversation, seedVideo } from "../support/factories";
 import { appTables, backupNow, failingOn, lastRestoreAudit, manifestOf, now, restore, restoreWith } from "./support";
 
@@ -190,5 +193,31 @@ describe("a restore never destroys first", () => {
     expect(result.run?.error).toContain(
       `restore failed; the database before it is in backup ${safety}: keeper backup restore ${safety} --target main --force`,
     );
+  });
+
+  it("a restore's plan reads the target in at most five D1 calls, however many tables it holds", async () => {
+    await seedSome(2);
+    const backup = await backupNow();
+    const filled = await restore(backup.id, { target: "scratch", force: true });
+    expect(filled.body, JSON.stringify(filled.body)).toMatchObject({ verified: true });
+    const tables = (await introspect(env.SCRATCH_DB)).tables.length;
+    expect(tables).toBeGreaterThan(10);
+    let calls = 0;
+    const ctx = contextOn(env.DB, { env: { SCRATCH_DB: countD1Calls(env.SCRATCH_DB, () => calls++) } });
+    // Every table present and full, and a subset restored: the existence, count and cascade reads all run.
+    const planned = await planRestore({
+      ctx,
+      input: { id: backup.id, target: "scratch", force: true, dryRun: true, confirm: false },
+    });
+    expect(planned.plan.drops.length).toBe(planned.plan.tables.length);
+    expect(calls).toBeLessThanOrEqual(5);
+    calls = 0;
+    await expect(
+      planRestore({
+        ctx,
+        input: { id: backup.id, target: "scratch", tables: ["videos"], force: true, dryRun: true, confirm: false },
+      }),
+    ).rejects.toThrow(/by cascade/);
+    expect(calls).toBeLessThanOrEqual(5);
   });
 });
